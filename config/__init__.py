@@ -1,0 +1,1 @@
+"""Configuration: one settings tree (environment, prefix WEERTHUIS_) and the regions as data files."""

@@ -1,0 +1,173 @@
+"""Regions as data: corporations and contingents, people, due dates, intervals, caps; errors name file and line."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from weerthuis.domain.vocabulary import Role
+
+
+class RegionConfigError(ValueError):
+    """A region file that does not validate; the message points at file, line and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Corporation(_Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    name: str
+    contingent: int = Field(ge=0, description="homes a year put up for mediation to this region's cases")
+
+
+class Neighbourhood(_Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    name: str
+    yearly_cap: int = Field(ge=0, description="outflow placements a year this neighbourhood can carry")
+
+
+class CareProvider(_Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    name: str
+
+
+class Person(_Strict):
+    """Someone who decides in the procedure. Prefect only ever sees the code."""
+
+    code: str = Field(pattern=r"^[A-Z]{2,4}-[A-Z0-9-]+$")
+    role: Role
+    organisation: str
+    name: str
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class DueDays(_Strict):
+    """How many days each waiting step may take before it is due."""
+
+    readiness_assessment: int = Field(gt=0)
+    readiness_decision: int = Field(gt=0)
+    nomination_proposal: int = Field(gt=0)
+    nomination_response: int = Field(gt=0)
+    offer: int = Field(gt=0)
+    offer_response: int = Field(gt=0)
+    lease: int = Field(gt=0)
+    support: int = Field(gt=0)
+    review: int = Field(gt=0, description="days after the review date that the review form is due")
+
+
+class Region(_Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    name: str
+    yearly_homes_cap: int | None = Field(default=None, ge=0)
+    refusal_limit: int = Field(ge=1, description="refused suitable offers after which priority lapses")
+    reassessment_days: int = Field(gt=0, description="wait before re-assessing a case that is not yet ready")
+    follow_up_months: list[int] = Field(min_length=1)
+    due_days: DueDays
+    corporations: list[Corporation] = Field(min_length=1)
+    neighbourhoods: list[Neighbourhood] = Field(min_length=1)
+    care_providers: list[CareProvider] = Field(min_length=1)
+    people: list[Person] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Region:
+        for kind, items in (
+            ("corporations", self.corporations),
+            ("neighbourhoods", self.neighbourhoods),
+            ("care_providers", self.care_providers),
+            ("people", self.people),
+        ):
+            codes = [item.code for item in items]
+            doubles = sorted({c for c in codes if codes.count(c) > 1})
+            if doubles:
+                raise ValueError(f"{kind}: code komt dubbel voor: {', '.join(doubles)}")
+        if self.follow_up_months != sorted(set(self.follow_up_months)) or self.follow_up_months[0] <= 0:
+            raise ValueError("follow_up_months: oplopende, positieve maanden zonder dubbelen")
+        total = sum(c.contingent for c in self.corporations)
+        if self.yearly_homes_cap is not None and total > self.yearly_homes_cap:
+            raise ValueError(f"contingenten samen ({total}) zijn meer dan yearly_homes_cap ({self.yearly_homes_cap})")
+        corporations = {c.code for c in self.corporations}
+        for person in self.people:
+            if person.role is Role.CORPORATION_CONSULTANT and person.organisation not in corporations:
+                raise ValueError(
+                    f"people: woonconsulent {person.code} werkt bij onbekende corporatie '{person.organisation}'"
+                )
+        for corporation in self.corporations:
+            if not self.people_with(Role.CORPORATION_CONSULTANT, corporation.code):
+                raise ValueError(f"people: corporatie {corporation.code} heeft geen woonconsulent")
+        for role in (Role.COORDINATOR, Role.CASE_MANAGER):
+            if not self.people_with(role):
+                raise ValueError(f"people: de regio heeft geen {role.label}")
+        return self
+
+    def people_with(self, role: Role, organisation: str | None = None) -> list[Person]:
+        return [p for p in self.people if p.role is role and (organisation is None or p.organisation == organisation)]
+
+    def person(self, code: str) -> Person | None:
+        return next((p for p in self.people if p.code == code), None)
+
+    def corporation(self, code: str) -> Corporation:
+        return next(c for c in self.corporations if c.code == code)
+
+    def due(self, step: str) -> timedelta:
+        return timedelta(days=getattr(self.due_days, step))
+
+
+def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map every key path in a YAML document to the (1-based) line it starts on."""
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines.update(_line_index(value, (*path, key.value)))
+            lines[(*path, key.value)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_line_index(item, (*path, i)))
+    return lines
+
+
+def parse_region(text: str, source: str = "<region>") -> Region:
+    """Validate one region file's text; any error names the source, line and key."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RegionConfigError(f"{source}: geen geldige YAML: {exc}") from exc
+    if node is None or not isinstance(data, dict):
+        raise RegionConfigError(f"{source}: verwacht een mapping met de regio")
+    lines = _line_index(node)
+    try:
+        return Region.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            # The deepest part of the path that exists in the file holds the line to point at.
+            known = next((loc[:n] for n in range(len(loc), -1, -1) if loc[:n] in lines), ())
+            where = ".".join(str(p) for p in loc) or "(regio)"
+            problems.append(f"{source}:{lines.get(known, 1)}: {where}: {error['msg']}")
+        raise RegionConfigError("\n".join(problems)) from None
+
+
+def load_region(path: Path) -> Region:
+    return parse_region(path.read_text(encoding="utf-8"), source=str(path))
+
+
+@cache
+def load_regions(directory: Path) -> dict[str, Region]:
+    """Every region file in a directory, by region code."""
+    regions = {}
+    for path in sorted(directory.glob("*.yaml")):
+        region = load_region(path)
+        if region.code in regions:
+            raise RegionConfigError(f"{path}: regiocode '{region.code}' bestaat al")
+        regions[region.code] = region
+    if not regions:
+        raise RegionConfigError(f"{directory}: geen regiobestanden (*.yaml)")
+    return regions

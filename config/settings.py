@@ -1,0 +1,40 @@
+"""One pydantic-settings tree, env-prefixed WEERTHUIS_, built at the entry point and never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REGIONS_DIR = Path(__file__).parent / "regions"
+
+
+class IntegrationSettings(BaseModel):
+    # Only in-process fakes exist yet; real HTTP adapters arrive with their own settings blocks.
+    mode: Literal["fake"] = "fake"
+    # Where the fakes keep what they received, so a test or a person can count it from another process.
+    fake_ledger: Path | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WEERTHUIS_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Path(".data")
+    # SQLite file under data_dir unless a URL is given (postgresql+psycopg://… to scale).
+    case_db_url: str | None = None
+    regions_dir: Path = REGIONS_DIR
+    # Fernet key for the BSN; without one, a key file is made once in data_dir (demo and tests only).
+    bsn_key: SecretStr | None = None
+    integrations: IntegrationSettings = IntegrationSettings()
+
+    @property
+    def database_url(self) -> str:
+        if self.case_db_url:
+            return self.case_db_url
+        return f"sqlite:///{(self.data_dir / 'cases.sqlite').resolve()}"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.integrations.fake_ledger or self.data_dir / "fake-counterparts.sqlite"

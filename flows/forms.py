@@ -1,0 +1,204 @@
+"""The forms people fill in the Prefect UI: one RunInput model per human decision, in Dutch.
+
+Choices that depend on the region (who may decide, which corporations have places left) are closed lists built
+per case, so the server itself rejects an unknown person or an unknown choice when the form is submitted.
+Prefect only ever sees codes: staff codes, corporation codes, dwelling references — never a client's data.
+"""
+
+from __future__ import annotations
+
+from copy import copy
+from datetime import date
+from typing import Any, Literal
+
+from prefect.input import RunInput
+from pydantic import Field, create_model
+
+from weerthuis.domain.vocabulary import (
+    ContractForm,
+    DeclineReason,
+    LivingSituation,
+    NominationAnswer,
+    OfferAnswer,
+    ReadinessVerdict,
+    RefusalReason,
+    ReviewOutcome,
+    WmoDecision,
+)
+from weerthuis.domain.zrm import MAX_SCORE, MIN_SCORE, ZrmDomain
+
+YesNo = Literal["ja", "nee"]
+SCORE_HELP = (
+    "1 = acuut probleem, 2 = niet zelfredzaam, 3 = beperkt zelfredzaam, 4 = voldoende, 5 = volledig zelfredzaam"
+)
+
+
+def prefilled(form: type[RunInput], description: str, **defaults: Any) -> type[RunInput]:
+    """The form with a Markdown description and pre-filled values, keeping each field's Dutch title and limits.
+
+    (RunInput.with_initial_data re-declares the fields it pre-fills and so drops their titles.)
+    """
+    fields: dict[str, Any] = {}
+    for name, value in defaults.items():
+        info = copy(form.model_fields[name])
+        info.default = value
+        fields[name] = (form.model_fields[name].annotation, info)
+    model = create_model(form.__name__, __base__=form, **fields)  # type: ignore[call-overload]
+    model._description = description
+    return model  # type: ignore[no-any-return]
+
+
+def _choice(values: list[str]) -> Any:
+    return Literal[tuple(values)]  # type: ignore[valid-type]
+
+
+def _values(enum: Any) -> Any:
+    return _choice([member.value for member in enum])
+
+
+def _decided_by(codes: list[str], what: str) -> tuple[Any, Any]:
+    return (
+        _choice(codes),
+        Field(title="Wie beslist?", description=f"Uw medewerkerscode ({what}). Dit komt in de zaakhistorie."),
+    )
+
+
+def zrm_assessment_form(assessors: list[str]) -> type[RunInput]:
+    scores: dict[str, Any] = {
+        domain.value: (int, Field(ge=MIN_SCORE, le=MAX_SCORE, title=domain.label, description=SCORE_HELP))
+        for domain in ZrmDomain
+    }
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "ZrmMeting",
+        __base__=RunInput,
+        assessed_on=(date, Field(title="Datum van de meting")),
+        **scores,
+        ambulant_support_indication=(
+            YesNo,
+            Field(
+                title="Indicatie ambulante begeleiding?",
+                description="Is er een indicatie voor begeleiding aan huis?",
+            ),
+        ),
+        can_live_alone_with_support=(
+            YesNo,
+            Field(title="Kan zelfstandig wonen met begeleiding?"),
+        ),
+        region_tie=(YesNo, Field(title="Binding met de regio?")),
+        assessor=_decided_by(assessors, "trajectbegeleider die de ZRM afnam"),
+    )
+
+
+def readiness_decision_form(coordinators: list[str]) -> type[RunInput]:
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "BesluitWoonvaardigheid",
+        __base__=RunInput,
+        verdict=(
+            _values(ReadinessVerdict),
+            Field(
+                title="Besluit",
+                description="Klaar voor uitstroom, nog niet (herbeoordeling), of teruggetrokken.",
+            ),
+        ),
+        decided_by=_decided_by(coordinators, "coördinator"),
+    )
+
+
+def nomination_proposal_form(corporations: list[str], coordinators: list[str]) -> type[RunInput]:
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "Voordracht",
+        __base__=RunInput,
+        corporation=(
+            _choice(corporations),
+            Field(title="Corporatie", description="Aan welke corporatie wordt de cliënt voorgedragen?"),
+        ),
+        decided_by=_decided_by(coordinators, "coördinator"),
+    )
+
+
+def nomination_response_form(consultants: list[str]) -> type[RunInput]:
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "ReactieVoordracht",
+        __base__=RunInput,
+        answer=(_values(NominationAnswer), Field(title="Reactie van de corporatie")),
+        decline_reason=(
+            _values(DeclineReason) | None,
+            Field(default=None, title="Reden van afwijzing", description="Alleen invullen bij afwijzing."),
+        ),
+        decided_by=_decided_by(consultants, "woonconsulent"),
+    )
+
+
+def offer_form(neighbourhoods: list[str], consultants: list[str]) -> type[RunInput]:
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "Woningaanbod",
+        __base__=RunInput,
+        dwelling_reference=(
+            str,
+            Field(
+                title="Woningnummer (VHE)",
+                pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,29}$",
+                description="Het verhuureenheidnummer van de corporatie, geen adres.",
+            ),
+        ),
+        neighbourhood=(_choice(neighbourhoods), Field(title="Wijk")),
+        rent=(float, Field(gt=0, le=1500, title="Kale huur per maand (€)")),
+        viewing_on=(date, Field(title="Datum bezichtiging")),
+        decided_by=_decided_by(consultants, "woonconsulent"),
+    )
+
+
+def offer_response_form(case_managers: list[str]) -> type[RunInput]:
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "ReactieAanbod",
+        __base__=RunInput,
+        answer=(_values(OfferAnswer), Field(title="Reactie van de cliënt")),
+        refusal_reason=(
+            _values(RefusalReason) | None,
+            Field(default=None, title="Reden van weigering", description="Alleen invullen bij weigering."),
+        ),
+        decided_by=_decided_by(case_managers, "trajectbegeleider"),
+    )
+
+
+def lease_form(consultants: list[str]) -> type[RunInput]:
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "Huurovereenkomst",
+        __base__=RunInput,
+        contract_form=(_values(ContractForm), Field(title="Contractvorm")),
+        temporary=(
+            YesNo,
+            Field(
+                title="Tijdelijk contract (max. 2 jaar)?",
+                description="Alleen voor wie uit de maatschappelijke opvang komt.",
+            ),
+        ),
+        signed_on=(date, Field(title="Datum ondertekening")),
+        decided_by=_decided_by(consultants, "woonconsulent"),
+    )
+
+
+def support_form(providers: list[str], deciders: list[str]) -> type[RunInput]:
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "BegeleidingAanHuis",
+        __base__=RunInput,
+        wmo_decision=(_values(WmoDecision), Field(title="Wmo-beschikking")),
+        provider=(_choice(providers), Field(title="Zorgaanbieder die begeleidt")),
+        starts_on=(date, Field(title="Startdatum begeleiding")),
+        plan_agreed=(YesNo, Field(title="Persoonlijk plan afgesproken?")),
+        decided_by=_decided_by(deciders, "trajectbegeleider of Wmo-consulent"),
+    )
+
+
+def review_form(case_managers: list[str]) -> type[RunInput]:
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "Nazorgmoment",
+        __base__=RunInput,
+        held_on=(date, Field(title="Datum nazorgmoment")),
+        living_situation=(_values(LivingSituation), Field(title="Hoe gaat het wonen?")),
+        rent_arrears=(YesNo, Field(title="Huurachterstand?")),
+        nuisance=(YesNo, Field(title="Overlast gemeld?")),
+        support_reached=(YesNo, Field(title="Wordt de begeleiding bereikt?")),
+        outcome=(_values(ReviewOutcome), Field(title="Uitkomst")),
+        decided_by=_decided_by(case_managers, "trajectbegeleider"),
+    )

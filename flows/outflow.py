@@ -1,0 +1,276 @@
+"""The outflow of one client, from registration to the first follow-up review: one top-level run per case.
+
+The flow is re-entrant. It reads the case from the case database, delivers what the case still owes other
+systems, and asks the person the case waits on for their decision (suspending the run without holding a
+process). After a resume Prefect runs this body again from the top: the case database sends it straight back
+to the step that waited, and every command ignores an answer it already took.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from itertools import count
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.flow_runs import suspend_flow_run
+from prefect.input import RunInput
+
+from flows import forms
+from flows.summary import case_summary
+from tasks.actions import deliver_pending_actions
+from weerthuis.bootstrap import App, app
+from weerthuis.casedb.quota import Refused
+from weerthuis.casework import CaseView
+from weerthuis.domain.stages import Stage
+from weerthuis.domain.steps import Step
+from weerthuis.domain.vocabulary import (
+    ContractForm,
+    DeclineReason,
+    NominationAnswer,
+    OfferAnswer,
+    ReadinessVerdict,
+    RefusalReason,
+    ReviewOutcome,
+    WmoDecision,
+)
+from weerthuis.domain.zrm import ZrmAssessment, ZrmDomain
+
+
+def gate_key(case: CaseView) -> str:
+    """A stable key per decision: stage, attempt and step (plus the review's number in follow-up)."""
+    assert case.waiting_for is not None
+    key = f"{case.stage.value}-{case.attempt}-{case.waiting_for.value}"
+    return f"{key}-{case.reviews_held + 1}" if case.waiting_for is Step.REVIEW else key
+
+
+def ask(
+    application: App,
+    case: CaseView,
+    form: type[RunInput],
+    apply: Callable[[Any], None],
+    **defaults: Any,
+) -> None:
+    """Suspend for the form, then apply the answer; an answer the procedure refuses is asked again, with why.
+
+    Refused answers are kept in the case database, so a replay skips them instead of applying them again.
+    """
+    casework, region = application.casework, application.regions[case.region]
+    key, rejected = gate_key(case), None
+    for round_ in count(1):
+        round_key = key if round_ == 1 else f"{key}-{round_}"
+        earlier = casework.rejection(case.reference, round_key)
+        if earlier is not None:
+            rejected = earlier
+            continue
+        answer = suspend_flow_run(
+            wait_for_input=forms.prefilled(form, case_summary(case, region, rejected=rejected), **defaults),
+            key=round_key,
+            timeout=None,
+        )
+        try:
+            apply(answer)
+            return
+        except Refused as exc:
+            rejected = str(exc)
+            casework.reject_answer(case.reference, round_key, rejected)
+            get_run_logger().warning("Zaak %s: invoer voor %s afgewezen: %s", case.reference, round_key, exc)
+
+
+def yes(value: str) -> bool:
+    return value == "ja"
+
+
+def await_assessment(application: App, case: CaseView) -> None:
+    casework = application.casework
+
+    def apply(answer: Any) -> None:
+        zrm = ZrmAssessment(
+            assessed_on=answer.assessed_on,
+            assessor=answer.assessor,
+            scores={domain: getattr(answer, domain.value) for domain in ZrmDomain},
+            ambulant_support_indication=yes(answer.ambulant_support_indication),
+            can_live_alone_with_support=yes(answer.can_live_alone_with_support),
+            region_tie=yes(answer.region_tie),
+        )
+        casework.record_assessment(case.reference, case.attempt, zrm)
+
+    form = forms.zrm_assessment_form(casework.deciders(case, Step.ASSESSMENT))
+    ask(application, case, form, apply, assessed_on=casework.today())
+
+
+def await_readiness_decision(application: App, case: CaseView) -> None:
+    casework = application.casework
+
+    def apply(answer: Any) -> None:
+        casework.decide_readiness(case.reference, case.attempt, ReadinessVerdict(answer.verdict), answer.decided_by)
+
+    ask(
+        application,
+        case,
+        forms.readiness_decision_form(casework.deciders(case, Step.READINESS_DECISION)),
+        apply,
+    )
+
+
+def await_nomination_proposal(application: App, case: CaseView) -> None:
+    casework = application.casework
+    region = application.regions[case.region]
+    # Only corporations with places left; if none has any, all are shown and the refusal explains why.
+    open_corporations = list(casework.corporations_with_places(case.region)) or [c.code for c in region.corporations]
+
+    def apply(answer: Any) -> None:
+        casework.propose_nomination(case.reference, case.attempt, answer.corporation, answer.decided_by)
+
+    form = forms.nomination_proposal_form(open_corporations, casework.deciders(case, Step.NOMINATION_PROPOSAL))
+    ask(application, case, form, apply)
+
+
+def await_nomination_response(application: App, case: CaseView) -> None:
+    casework = application.casework
+
+    def apply(answer: Any) -> None:
+        reason = DeclineReason(answer.decline_reason) if answer.decline_reason else None
+        casework.answer_nomination(
+            case.reference, case.attempt, NominationAnswer(answer.answer), answer.decided_by, reason
+        )
+
+    ask(
+        application,
+        case,
+        forms.nomination_response_form(casework.deciders(case, Step.NOMINATION_RESPONSE)),
+        apply,
+    )
+
+
+def await_offer(application: App, case: CaseView) -> None:
+    casework = application.casework
+    region = application.regions[case.region]
+
+    def apply(answer: Any) -> None:
+        casework.make_offer(
+            case.reference,
+            case.attempt,
+            dwelling_reference=answer.dwelling_reference,
+            neighbourhood=answer.neighbourhood,
+            rent=Decimal(str(answer.rent)).quantize(Decimal("0.01")),
+            viewing_on=answer.viewing_on,
+            decided_by=answer.decided_by,
+        )
+
+    neighbourhoods = [n.code for n in region.neighbourhoods]
+    ask(application, case, forms.offer_form(neighbourhoods, casework.deciders(case, Step.OFFER)), apply)
+
+
+def await_offer_response(application: App, case: CaseView) -> None:
+    casework = application.casework
+
+    def apply(answer: Any) -> None:
+        reason = RefusalReason(answer.refusal_reason) if answer.refusal_reason else None
+        casework.answer_offer(case.reference, case.attempt, OfferAnswer(answer.answer), answer.decided_by, reason)
+
+    ask(application, case, forms.offer_response_form(casework.deciders(case, Step.OFFER_RESPONSE)), apply)
+
+
+def await_lease(application: App, case: CaseView) -> None:
+    casework = application.casework
+
+    def apply(answer: Any) -> None:
+        casework.sign_lease(
+            case.reference,
+            case.attempt,
+            contract_form=ContractForm(answer.contract_form),
+            temporary=yes(answer.temporary),
+            signed_on=answer.signed_on,
+            decided_by=answer.decided_by,
+        )
+
+    ask(
+        application,
+        case,
+        forms.lease_form(casework.deciders(case, Step.LEASE)),
+        apply,
+        signed_on=casework.today(),
+    )
+
+
+def await_support(application: App, case: CaseView) -> None:
+    casework = application.casework
+    providers = [p.code for p in application.regions[case.region].care_providers]
+
+    def apply(answer: Any) -> None:
+        casework.arrange_support(
+            case.reference,
+            case.attempt,
+            wmo_decision=WmoDecision(answer.wmo_decision),
+            provider=answer.provider,
+            starts_on=answer.starts_on,
+            plan_agreed=yes(answer.plan_agreed),
+            decided_by=answer.decided_by,
+        )
+
+    form = forms.support_form(providers, casework.deciders(case, Step.SUPPORT))
+    ask(application, case, form, apply, provider=case.care_provider)
+
+
+def await_review(application: App, case: CaseView) -> None:
+    casework = application.casework
+
+    def apply(answer: Any) -> None:
+        casework.hold_review(
+            case.reference,
+            case.attempt,
+            case.reviews_held + 1,
+            held_on=answer.held_on,
+            living_situation=answer.living_situation,
+            rent_arrears=yes(answer.rent_arrears),
+            nuisance=yes(answer.nuisance),
+            support_reached=yes(answer.support_reached),
+            outcome=ReviewOutcome(answer.outcome),
+            decided_by=answer.decided_by,
+        )
+
+    ask(application, case, forms.review_form(casework.deciders(case, Step.REVIEW)), apply)
+
+
+GATES: dict[Step, Callable[[App, CaseView], None]] = {
+    Step.ASSESSMENT: await_assessment,
+    Step.READINESS_DECISION: await_readiness_decision,
+    Step.NOMINATION_PROPOSAL: await_nomination_proposal,
+    Step.NOMINATION_RESPONSE: await_nomination_response,
+    Step.OFFER: await_offer,
+    Step.OFFER_RESPONSE: await_offer_response,
+    Step.LEASE: await_lease,
+    Step.SUPPORT: await_support,
+    Step.REVIEW: await_review,
+}
+
+
+def run_is_done(case: CaseView) -> bool:
+    """This run ends at an end state or once the first follow-up review is held; later reviews run on schedule."""
+    return case.waiting_for is None or (case.stage is Stage.FOLLOW_UP and case.reviews_held >= 1)
+
+
+class WrongRegion(ValueError):
+    pass
+
+
+@flow(name="outflow-case", flow_run_name="{case_reference}", persist_result=False)
+def outflow_case(case_reference: str, region: str) -> str:
+    """Take one case through readiness, nomination, offer, tenancy, support and its first follow-up review."""
+    application = app()
+    casework = application.casework
+    case = casework.view(case_reference)
+    if case.region != region:
+        raise WrongRegion(f"Zaak {case_reference} hoort bij regio {case.region}, niet bij {region}.")
+
+    casework.start_assessment(case_reference)
+    while True:
+        deliver_pending_actions(case_reference)
+        case = casework.view(case_reference)
+        if run_is_done(case):
+            get_run_logger().info("Zaak %s: %s", case_reference, case.stage.label)
+            return case.stage.value
+        assert case.waiting_for is not None
+        GATES[case.waiting_for](application, case)

@@ -1,0 +1,1 @@
+"""Ports to external systems (one Protocol each), their fakes, and the errors a task may retry."""

@@ -1,0 +1,1 @@
+"""Prefect tasks: one side effect each, retried only when retrying can help."""

@@ -1,0 +1,91 @@
+"""Deliver the side effects a case owes to other systems: one task per operation, keyed by the action.
+
+A task takes only the action's key (case reference, stage, attempt, operation) and reads the payload from the
+case database, so no personal data passes through Prefect. An action already done is skipped; the counterpart
+also receives the key and honours it, so even a retry after a lost reply has one effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prefect import Task, task
+from prefect.tasks import exponential_backoff
+
+from integrations.ports import TransientFailure
+from weerthuis.bootstrap import App, app
+
+
+def retry_only_transient(_task: Task[..., Any], _task_run: Any, state: Any) -> bool:
+    """Retry timeouts, connection errors, 5xx and 429; never a refusal."""
+    try:
+        state.result()
+    except TransientFailure:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+def _deliver(key: str, call: Callable[[App, dict[str, Any], str], str]) -> None:
+    application = app()
+    casework = application.casework
+    if key not in casework.pending_actions(key.split(":", 1)[0]):
+        return
+    _system, _operation, payload = casework.action(key)
+    try:
+        call(application, payload, key)
+    except Exception as exc:
+        casework.action_failed(key, f"{type(exc).__name__}: {exc}")
+        raise
+    casework.action_done(key)
+
+
+RETRIES = {
+    "retries": 4,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_only_transient,
+}
+
+
+@task(task_run_name="register_case {key}", **RETRIES)
+def register_case(key: str) -> None:
+    _deliver(key, lambda a, body, k: a.municipality.register_case(body, idempotency_key=k))
+
+
+@task(task_run_name="set_status {key}", **RETRIES)
+def set_status(key: str) -> None:
+    _deliver(key, lambda a, body, k: a.municipality.set_status(body, idempotency_key=k))
+
+
+@task(task_run_name="submit_nomination {key}", **RETRIES)
+def submit_nomination(key: str) -> None:
+    _deliver(key, lambda a, body, k: a.corporation.submit_nomination(body, idempotency_key=k))
+
+
+@task(task_run_name="register_lease {key}", **RETRIES)
+def register_lease(key: str) -> None:
+    _deliver(key, lambda a, body, k: a.corporation.register_lease(body, idempotency_key=k))
+
+
+@task(task_run_name="request_support {key}", **RETRIES)
+def request_support(key: str) -> None:
+    _deliver(key, lambda a, body, k: a.care_provider.request_support(body, idempotency_key=k))
+
+
+ACTION_TASKS: dict[str, Task[[str], None]] = {
+    "register_case": register_case,
+    "set_status": set_status,
+    "submit_nomination": submit_nomination,
+    "register_lease": register_lease,
+    "request_support": request_support,
+}
+
+
+def deliver_pending_actions(reference: str) -> None:
+    """Deliver, in order, everything the case still owes; a failure stops here and leaves the rest pending."""
+    for key in app().casework.pending_actions(reference):
+        operation = key.rsplit(":", 1)[1]
+        ACTION_TASKS[operation](key)

@@ -1,0 +1,56 @@
+"""The one place that chooses adapters and builds the application from settings (at the entry point)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from config.regions import Region, load_regions
+from config.settings import Settings
+from integrations.fakes import CallLedger, FakeCareProvider, FakeCorporation, FakeMunicipalCaseSystem
+from integrations.ports import CareProvider, Corporation, MunicipalCaseSystem
+from weerthuis.casedb import quota
+from weerthuis.casedb.engine import make_engine, make_session_factory
+from weerthuis.casedb.migrate import upgrade
+from weerthuis.casework import Casework
+
+
+@dataclass(frozen=True)
+class App:
+    settings: Settings
+    regions: dict[str, Region]
+    casework: Casework
+    corporation: Corporation
+    municipality: MunicipalCaseSystem
+    care_provider: CareProvider
+
+
+def build(settings: Settings, *, migrate: bool = False) -> App:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    regions = load_regions(settings.regions_dir)
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    casework = Casework(make_session_factory(engine), regions)
+    # Contingents and caps follow the region files; synced at start so a new year or a new size takes effect.
+    with casework._uow() as uow:  # noqa: SLF001 - bootstrap owns the wiring
+        for region in regions.values():
+            for year in (casework.today().year, casework.today().year + 1):
+                quota.sync_quotas(uow.session, region, year)
+        uow.commit()
+    # Only fakes exist so far; real HTTP adapters are chosen here once they exist (settings.integrations.mode).
+    ledger = CallLedger(settings.ledger_path)
+    return App(
+        settings=settings,
+        regions=regions,
+        casework=casework,
+        corporation=FakeCorporation(ledger),
+        municipality=FakeMunicipalCaseSystem(ledger),
+        care_provider=FakeCareProvider(ledger),
+    )
+
+
+@cache
+def app() -> App:
+    """The application of this process, built once from the environment."""
+    return build(Settings())

@@ -1,0 +1,1 @@
+"""The case database: the source of truth for every case (SQLite by default, PostgreSQL by URL)."""

@@ -1,0 +1,287 @@
+"""SQLAlchemy 2.0 models of the case database. Personal data lives only in `clients`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from weerthuis.domain.zrm import ZrmDomain
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Client(Base):
+    """The person; kept apart from the case so Prefect-facing code never loads it by accident."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    bsn_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(200))
+    consent_on: Mapped[date | None] = mapped_column(Date)
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    region: Mapped[str] = mapped_column(String(40), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    institution_type: Mapped[str] = mapped_column(String(2))
+    care_provider: Mapped[str] = mapped_column(String(60))
+    origin_municipality: Mapped[str] = mapped_column(String(80))
+    registration_reason: Mapped[str] = mapped_column(String(200))
+    region_tie: Mapped[bool]
+    household_size: Mapped[int]
+    housing_wishes: Mapped[str] = mapped_column(String(400), default="")
+    registered_by: Mapped[str] = mapped_column(String(40))
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    stage: Mapped[str] = mapped_column(String(20), index=True)
+    stage_attempt: Mapped[int] = mapped_column(default=1)
+    stage_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # What the case waits on now, and by when: due dates live here, not in Prefect timeouts.
+    waiting_on: Mapped[str | None] = mapped_column(String(40))
+    waiting_for: Mapped[str | None] = mapped_column(String(60))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    refusals: Mapped[int] = mapped_column(default=0)
+    next_review_on: Mapped[date | None] = mapped_column(Date)
+
+    client: Mapped[Client] = relationship()
+    history: Mapped[list[Transition]] = relationship(order_by="Transition.seq", viewonly=True)
+
+
+class Transition(Base):
+    """Append-only: a database trigger refuses UPDATE and DELETE."""
+
+    __tablename__ = "transitions"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int]
+    move: Mapped[str] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(40))
+    from_stage: Mapped[str] = mapped_column(String(20))
+    # The position answered: attempt in from_stage and the step the case waited on (None for system moves).
+    from_attempt: Mapped[int]
+    answered_step: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    attempt: Mapped[int]
+    decided_by: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(400), default="")
+
+
+def _score_checks() -> list[CheckConstraint]:
+    return [CheckConstraint(f"{d.value} BETWEEN 1 AND 5", name=f"{d.value}_range") for d in ZrmDomain]
+
+
+class Assessment(Base):
+    """One scored ZRM; every assessment is kept, not only the verdict."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (UniqueConstraint("case_id", "attempt"), *_score_checks())
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    attempt: Mapped[int]
+    assessed_on: Mapped[date] = mapped_column(Date)
+    assessor: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ambulant_support_indication: Mapped[bool]
+    can_live_alone_with_support: Mapped[bool]
+    region_tie: Mapped[bool]
+    financien: Mapped[int] = mapped_column(Integer)
+    werk_opleiding: Mapped[int] = mapped_column(Integer)
+    tijdsbesteding: Mapped[int] = mapped_column(Integer)
+    huisvesting: Mapped[int] = mapped_column(Integer)
+    huiselijke_relaties: Mapped[int] = mapped_column(Integer)
+    geestelijke_gezondheid: Mapped[int] = mapped_column(Integer)
+    lichamelijke_gezondheid: Mapped[int] = mapped_column(Integer)
+    middelengebruik: Mapped[int] = mapped_column(Integer)
+    basale_adl: Mapped[int] = mapped_column(Integer)
+    instrumentele_adl: Mapped[int] = mapped_column(Integer)
+    sociaal_netwerk: Mapped[int] = mapped_column(Integer)
+    maatschappelijke_participatie: Mapped[int] = mapped_column(Integer)
+    justitie: Mapped[int] = mapped_column(Integer)
+
+
+class Contingent(Base):
+    """A corporation's yearly quota of homes for this region; the row is the lock for claiming a place."""
+
+    __tablename__ = "contingents"
+    __table_args__ = (UniqueConstraint("region", "corporation", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(40))
+    corporation: Mapped[str] = mapped_column(String(60))
+    year: Mapped[int]
+    size: Mapped[int]
+
+
+class NeighbourhoodQuota(Base):
+    """A neighbourhood's yearly cap on outflow placements (draagkracht); the row is the lock."""
+
+    __tablename__ = "neighbourhood_quotas"
+    __table_args__ = (UniqueConstraint("region", "neighbourhood", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region: Mapped[str] = mapped_column(String(40))
+    neighbourhood: Mapped[str] = mapped_column(String(60))
+    year: Mapped[int]
+    cap: Mapped[int]
+
+
+class Nomination(Base):
+    __tablename__ = "nominations"
+    __table_args__ = (
+        UniqueConstraint("case_id", "attempt"),
+        Index("ix_nominations_claims", "region", "corporation", "year", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    attempt: Mapped[int]
+    region: Mapped[str] = mapped_column(String(40))
+    corporation: Mapped[str] = mapped_column(String(60))
+    year: Mapped[int]
+    # proposed and accepted hold a contingent place; declined and released give it back.
+    status: Mapped[str] = mapped_column(String(20))
+    proposed_by: Mapped[str] = mapped_column(String(40))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_by: Mapped[str | None] = mapped_column(String(40))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decline_reason: Mapped[str | None] = mapped_column(String(80))
+
+
+class Offer(Base):
+    __tablename__ = "offers"
+    __table_args__ = (
+        UniqueConstraint("case_id", "attempt"),
+        Index("ix_offers_spread", "region", "neighbourhood", "year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    attempt: Mapped[int]
+    region: Mapped[str] = mapped_column(String(40))
+    corporation: Mapped[str] = mapped_column(String(60))
+    dwelling_reference: Mapped[str] = mapped_column(String(40))
+    neighbourhood: Mapped[str] = mapped_column(String(60))
+    year: Mapped[int]
+    rent: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    viewing_on: Mapped[date] = mapped_column(Date)
+    offered_by: Mapped[str] = mapped_column(String(40))
+    offered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answer: Mapped[str | None] = mapped_column(String(20))
+    refusal_reason: Mapped[str | None] = mapped_column(String(80))
+    answered_by: Mapped[str | None] = mapped_column(String(40))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Lease(Base):
+    __tablename__ = "leases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    corporation: Mapped[str] = mapped_column(String(60))
+    contract_form: Mapped[str] = mapped_column(String(60))
+    temporary: Mapped[bool]
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    signed_on: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(40))
+
+
+class SupportArrangement(Base):
+    __tablename__ = "support_arrangements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    wmo_decision: Mapped[str] = mapped_column(String(60))
+    provider: Mapped[str] = mapped_column(String(60))
+    starts_on: Mapped[date] = mapped_column(Date)
+    plan_agreed: Mapped[bool]
+    recorded_by: Mapped[str] = mapped_column(String(40))
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    number: Mapped[int]
+    due_on: Mapped[date] = mapped_column(Date)
+    held_on: Mapped[date] = mapped_column(Date)
+    living_situation: Mapped[str] = mapped_column(String(40))
+    rent_arrears: Mapped[bool]
+    nuisance: Mapped[bool]
+    support_reached: Mapped[bool]
+    outcome: Mapped[str] = mapped_column(String(40))
+    recorded_by: Mapped[str] = mapped_column(String(40))
+
+
+class RejectedAnswer(Base):
+    """A form answer the procedure refused after resume; replay skips it instead of re-applying it."""
+
+    __tablename__ = "rejected_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    gate_key: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(String(400))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("case_id", "gate_key"),)
+
+
+class Action(Base):
+    """A side effect owed to an external system, written in the same transaction as the event causing it."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    # case + stage + attempt + operation; the unique index makes "already owed" a no-op.
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    system: Mapped[str] = mapped_column(String(40))
+    operation: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), server_default=text("'pending'"))
+    tries: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,901 @@
+"""Commands on a case. Each opens a unit of work, checks the table of moves and the guard, records, commits.
+
+Every command names the stage and attempt it answers for. Called again for a decision already taken (a replayed
+flow), it changes nothing: that is what makes the re-entrant flow safe. Side effects owed to other systems are
+written as `actions` rows in the same transaction as the event that causes them (EVENT_ACTIONS); tasks deliver them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.regions import Region
+from weerthuis.casedb import quota
+from weerthuis.casedb.models import (
+    Action,
+    Assessment,
+    Case,
+    Client,
+    Lease,
+    Nomination,
+    Offer,
+    RejectedAnswer,
+    Review,
+    SupportArrangement,
+    Transition,
+)
+from weerthuis.casedb.quota import Refused
+from weerthuis.casedb.uow import UnitOfWork
+from weerthuis.domain.moves import MOVES, Event, Move, enters_stage, transition
+from weerthuis.domain.stages import Stage
+from weerthuis.domain.steps import CORPORATION_STEPS, STEPS, Step
+from weerthuis.domain.vocabulary import (
+    ContractForm,
+    DeclineReason,
+    InstitutionType,
+    NominationAnswer,
+    OfferAnswer,
+    ReadinessVerdict,
+    RefusalReason,
+    ReviewOutcome,
+    Role,
+    WmoDecision,
+)
+from weerthuis.domain.zrm import ZrmAssessment
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+SYSTEM = "systeem"
+
+
+class UnknownDecider(Refused):
+    pass
+
+
+class InvalidAnswer(Refused):
+    pass
+
+
+class StaleAnswer(RuntimeError):
+    """An answer for a stage or attempt the case has already left: a bug in the caller, never silently applied."""
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    at: datetime
+    event: str
+    from_stage: Stage
+    to_stage: Stage
+    decided_by: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What Prefect-facing code may know of a case: references, stages, dates, codes. No personal data."""
+
+    reference: str
+    region: str
+    institution_type: str
+    care_provider: str
+    stage: Stage
+    attempt: int
+    stage_since: datetime
+    waiting_for: Step | None
+    waiting_on: str | None
+    due_on: date | None
+    refusals: int
+    corporation: str | None
+    reviews_held: int
+    next_review_on: date | None
+    history: tuple[HistoryLine, ...]
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.waiting_for is not None
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+# Each event's side effects: (system, operation, payload builder). Stage changes also report the new status to
+# the municipality's case system; the payloads carry only what the receiving party needs.
+Payload = Callable[[Session, Case], dict[str, Any]]
+
+
+def _case_payload(session: Session, case: Case) -> dict[str, Any]:
+    return {"reference": case.reference, "region": case.region, "institution_type": case.institution_type}
+
+
+def _nomination_payload(session: Session, case: Case) -> dict[str, Any]:
+    nomination = _current(session, Nomination, case)
+    assessment = _latest_assessment(session, case)
+    return {
+        "reference": case.reference,
+        "corporation": nomination.corporation,
+        "household_size": case.household_size,
+        "ambulant_support": bool(assessment and assessment.ambulant_support_indication),
+        "care_provider": case.care_provider,
+    }
+
+
+def _lease_payload(session: Session, case: Case) -> dict[str, Any]:
+    lease = session.execute(select(Lease).filter_by(case_id=case.id)).scalar_one()
+    offer = session.execute(select(Offer).filter_by(case_id=case.id, answer="accepted")).scalar_one()
+    return {
+        "reference": case.reference,
+        "corporation": lease.corporation,
+        "dwelling_reference": offer.dwelling_reference,
+        "contract_form": lease.contract_form,
+        "temporary": lease.temporary,
+        "signed_on": lease.signed_on.isoformat(),
+    }
+
+
+def _support_payload(session: Session, case: Case) -> dict[str, Any]:
+    support = session.execute(select(SupportArrangement).filter_by(case_id=case.id)).scalar_one()
+    return {
+        "reference": case.reference,
+        "provider": support.provider,
+        "starts_on": support.starts_on.isoformat(),
+        "wmo_decision": support.wmo_decision,
+    }
+
+
+EVENT_ACTIONS: dict[Event, list[tuple[str, str, Payload]]] = {
+    Event.ASSESSMENT_STARTED: [("municipality", "register_case", _case_payload)],
+    Event.NOMINATION_PROPOSED: [("corporation", "submit_nomination", _nomination_payload)],
+    Event.LEASE_SIGNED: [("corporation", "register_lease", _lease_payload)],
+    Event.SUPPORT_ARRANGED: [("care_provider", "request_support", _support_payload)],
+}
+STATUS_ACTION = ("municipality", "set_status")
+
+
+def _current(session: Session, model: type[Nomination] | type[Offer], case: Case) -> Any:
+    return session.execute(select(model).filter_by(case_id=case.id, attempt=case.stage_attempt)).scalar_one()
+
+
+def _latest_assessment(session: Session, case: Case) -> Assessment | None:
+    return session.execute(
+        select(Assessment).filter_by(case_id=case.id).order_by(Assessment.attempt.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+class Casework:
+    """The case database's commands and queries, for one set of regions."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        regions: dict[str, Region],
+        clock: Callable[[], datetime] = lambda: datetime.now(AMSTERDAM),
+    ) -> None:
+        self._sessions = sessions
+        self.regions = regions
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def today(self) -> date:
+        return self._clock().astimezone(AMSTERDAM).date()
+
+    def _uow(self) -> UnitOfWork:
+        return UnitOfWork(self._sessions)
+
+    # Queries ------------------------------------------------------------------------------------------------
+
+    def view(self, reference: str) -> CaseView:
+        with self._uow() as uow:
+            case = uow.case(reference)
+            rows = uow.session.execute(select(Transition).filter_by(case_id=case.id).order_by(Transition.seq)).scalars()
+            nomination = uow.session.execute(
+                select(Nomination.corporation)
+                .filter_by(case_id=case.id)
+                .where(Nomination.status.in_(quota.HOLDING))
+                .order_by(Nomination.attempt.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            reviews = uow.session.execute(
+                select(func.count()).select_from(Review).filter_by(case_id=case.id)
+            ).scalar_one()
+            return CaseView(
+                reference=case.reference,
+                region=case.region,
+                institution_type=case.institution_type,
+                care_provider=case.care_provider,
+                stage=Stage(case.stage),
+                attempt=case.stage_attempt,
+                stage_since=case.stage_since,
+                waiting_for=Step(case.waiting_for) if case.waiting_for else None,
+                waiting_on=case.waiting_on,
+                due_on=case.due_on,
+                refusals=case.refusals,
+                corporation=nomination,
+                reviews_held=reviews,
+                next_review_on=case.next_review_on,
+                history=tuple(
+                    HistoryLine(r.at, r.event, Stage(r.from_stage), Stage(r.to_stage), r.decided_by, r.reason)
+                    for r in rows
+                ),
+            )
+
+    def references(self) -> list[str]:
+        with self._uow() as uow:
+            return list(uow.session.execute(select(Case.reference).order_by(Case.id)).scalars())
+
+    def corporations_with_places(self, region_code: str) -> dict[str, int]:
+        """Corporations with contingent places left this year, and how many."""
+        region = self.regions[region_code]
+        with self._uow() as uow:
+            left = quota.places_left(uow.session, region, self.today().year)
+        return {code: n for code, n in left.items() if n > 0}
+
+    def deciders(self, view: CaseView, step: Step) -> list[str]:
+        """Codes of the people who may take this step for this case."""
+        region = self.regions[view.region]
+        organisation = view.corporation if step in CORPORATION_STEPS else None
+        return [p.code for role in STEPS[step].roles for p in region.people_with(role, organisation)]
+
+    def rejection(self, reference: str, gate_key: str) -> str | None:
+        """Why an earlier answer to this form was refused, if it was."""
+        with self._uow() as uow:
+            case = uow.case(reference)
+            return uow.session.execute(
+                select(RejectedAnswer.reason).filter_by(case_id=case.id, gate_key=gate_key)
+            ).scalar_one_or_none()
+
+    def pending_actions(self, reference: str) -> list[str]:
+        with self._uow() as uow:
+            case = uow.case(reference)
+            return list(
+                uow.session.execute(
+                    select(Action.key).filter_by(case_id=case.id, status="pending").order_by(Action.id)
+                ).scalars()
+            )
+
+    def action(self, key: str) -> tuple[str, str, dict[str, Any]]:
+        with self._uow() as uow:
+            action = uow.session.execute(select(Action).filter_by(key=key)).scalar_one()
+            return action.system, action.operation, dict(action.payload)
+
+    # Bookkeeping of answers and actions ------------------------------------------------------------------------
+
+    def reject_answer(self, reference: str, gate_key: str, reason: str) -> None:
+        with self._uow() as uow:
+            case = uow.case(reference, lock=True)
+            exists = uow.session.execute(
+                select(RejectedAnswer.id).filter_by(case_id=case.id, gate_key=gate_key)
+            ).scalar_one_or_none()
+            if exists is None:
+                uow.session.add(RejectedAnswer(case_id=case.id, gate_key=gate_key, reason=reason[:400], at=self.now()))
+            uow.commit()
+
+    def action_done(self, key: str) -> None:
+        with self._uow() as uow:
+            action = uow.session.execute(select(Action).filter_by(key=key).with_for_update()).scalar_one()
+            if action.status != "done":
+                action.status, action.done_at, action.tries = "done", self.now(), action.tries + 1
+            uow.commit()
+
+    def action_failed(self, key: str, error: str) -> None:
+        with self._uow() as uow:
+            action = uow.session.execute(select(Action).filter_by(key=key).with_for_update()).scalar_one()
+            action.tries += 1
+            action.last_error = error[:400]
+            uow.commit()
+
+    # Registration (outside Prefect: personal data enters here) -------------------------------------------------
+
+    def register(
+        self,
+        *,
+        region: str,
+        institution_type: InstitutionType,
+        care_provider: str,
+        origin_municipality: str,
+        registration_reason: str,
+        region_tie: bool,
+        household_size: int,
+        housing_wishes: str,
+        registered_by: str,
+        client: Client,
+    ) -> str:
+        """Register a client and open their case in stage `registered`; returns the new case reference."""
+        config = self.regions.get(region)
+        if config is None:
+            raise InvalidAnswer(f"Onbekende regio '{region}'; bekend: {', '.join(sorted(self.regions))}.")
+        if care_provider not in {p.code for p in config.care_providers}:
+            raise InvalidAnswer(f"Zorgaanbieder '{care_provider}' werkt niet in regio {config.name}.")
+        person = config.person(registered_by)
+        if person is None or person.role not in (Role.CASE_MANAGER, Role.COORDINATOR):
+            raise UnknownDecider(f"'{registered_by}' is geen trajectbegeleider of coördinator in {config.name}.")
+        if not 1 <= household_size <= 12:
+            raise InvalidAnswer("Huishoudgrootte moet tussen 1 en 12 liggen.")
+        now = self.now()
+        with self._uow() as uow:
+            year = now.year
+            count = uow.session.execute(
+                select(func.count()).select_from(Case).where(Case.reference.like(f"WT-{year}-%"))
+            ).scalar_one()
+            reference = f"WT-{year}-{count + 1:04d}"
+            uow.session.add(client)
+            uow.session.flush()
+            case = Case(
+                reference=reference,
+                region=region,
+                client_id=client.id,
+                institution_type=institution_type.value,
+                care_provider=care_provider,
+                origin_municipality=origin_municipality,
+                registration_reason=registration_reason,
+                region_tie=region_tie,
+                household_size=household_size,
+                housing_wishes=housing_wishes,
+                registered_by=registered_by,
+                registered_at=now,
+                stage=Stage.REGISTERED.value,
+                stage_attempt=1,
+                stage_since=now,
+            )
+            uow.session.add(case)
+            uow.session.flush()
+            uow.session.add(
+                Transition(
+                    case_id=case.id,
+                    seq=1,
+                    move="register",
+                    event=Event.CASE_REGISTERED.value,
+                    from_stage=Stage.REGISTERED.value,
+                    from_attempt=1,
+                    to_stage=Stage.REGISTERED.value,
+                    attempt=1,
+                    decided_by=registered_by,
+                    at=now,
+                    reason="",
+                )
+            )
+            uow.commit()
+            return reference
+
+    # The procedure ---------------------------------------------------------------------------------------------
+
+    def _apply(
+        self,
+        uow: UnitOfWork,
+        case: Case,
+        move: Move,
+        *,
+        decided_by: str,
+        reason: str = "",
+        waiting_for: Step | None = None,
+        due_on: date | None = None,
+    ) -> None:
+        """Record a move from the table, what the case now waits on, and the side effects it owes."""
+        session = uow.session
+        rows = session.execute(select(Transition.move, Transition.to_stage).filter_by(case_id=case.id)).all()
+        entries = Counter(Stage(to) for mv, to in rows if mv in set(Move) and enters_stage(Move(mv)))
+        entries[Stage.REGISTERED] = 1
+        step = transition(
+            case.reference,
+            Stage(case.stage),
+            move,
+            entries=entries,
+            decided_by=decided_by,
+            at=self.now(),
+            reason=reason,
+        )
+        session.add(
+            Transition(
+                case_id=case.id,
+                seq=len(rows) + 1,
+                move=move.value,
+                event=step.event.value,
+                from_stage=step.from_stage.value,
+                from_attempt=case.stage_attempt,
+                answered_step=case.waiting_for,
+                to_stage=step.to_stage.value,
+                attempt=step.attempt,
+                decided_by=decided_by,
+                at=step.at,
+                reason=reason[:400],
+            )
+        )
+        if MOVES[move].target is not None:
+            case.stage, case.stage_attempt, case.stage_since = step.to_stage.value, step.attempt, step.at
+        region = self.regions[case.region]
+        case.waiting_for = waiting_for.value if waiting_for else None
+        if waiting_for is None:
+            case.waiting_on, case.due_on = None, None
+        else:
+            rule = STEPS[waiting_for]
+            organisation = None
+            if waiting_for in {Step.NOMINATION_RESPONSE, Step.OFFER, Step.LEASE}:
+                organisation = _current_corporation(session, case)
+            case.waiting_on = organisation or rule.roles[0].value
+            case.due_on = due_on or self.today() + region.due(rule.due)
+        session.flush()
+        for system, operation, payload in EVENT_ACTIONS.get(step.event, []):
+            self._owe(session, case, system, operation, payload(session, case))
+        if MOVES[move].target is not None:
+            self._owe(session, case, *STATUS_ACTION, {"reference": case.reference, "stage": case.stage})
+
+    def _owe(self, session: Session, case: Case, system: str, operation: str, payload: dict[str, Any]) -> None:
+        key = f"{case.reference}:{case.stage}:{case.stage_attempt}:{operation}"
+        if session.execute(select(Action.id).filter_by(key=key)).scalar_one_or_none() is None:
+            session.add(
+                Action(
+                    case_id=case.id,
+                    key=key,
+                    system=system,
+                    operation=operation,
+                    payload=payload,
+                    status="pending",
+                    created_at=self.now(),
+                )
+            )
+
+    def _open(self, uow: UnitOfWork, reference: str, stage: Stage, attempt: int, step: Step) -> Case | None:
+        """The locked case if it still waits on this step; None if the answer was already taken (a replay)."""
+        case = uow.case(reference, lock=True)
+        if (case.stage, case.stage_attempt) == (stage.value, attempt) and case.waiting_for == step.value:
+            return case
+        answered = uow.session.execute(
+            select(Transition.id).filter_by(
+                case_id=case.id, from_stage=stage.value, from_attempt=attempt, answered_step=step.value
+            )
+        ).first()
+        if answered is None:
+            raise StaleAnswer(
+                f"Zaak {reference} staat in {case.stage} poging {case.stage_attempt} en wacht op "
+                f"{case.waiting_for}, niet op {step.value} in {stage.value} poging {attempt}."
+            )
+        return None
+
+    def _check_decider(self, case: Case, step: Step, code: str) -> None:
+        region = self.regions[case.region]
+        person = region.person(code)
+        roles = STEPS[step].roles
+        if person is None or person.role not in roles:
+            raise UnknownDecider(f"'{code}' is geen {' of '.join(r.label for r in roles)} in regio {region.name}.")
+
+    def start_assessment(self, reference: str) -> None:
+        """The flow picked the case up: readiness assessment starts and the case manager is asked for a ZRM."""
+        with self._uow() as uow:
+            case = uow.case(reference, lock=True)
+            if case.stage != Stage.REGISTERED.value:
+                return
+            self._apply(uow, case, Move.START_ASSESSMENT, decided_by=SYSTEM, waiting_for=Step.ASSESSMENT)
+            uow.commit()
+
+    def record_assessment(self, reference: str, attempt: int, zrm: ZrmAssessment) -> None:
+        with self._uow() as uow:
+            case = self._open(uow, reference, Stage.READINESS, attempt, Step.ASSESSMENT)
+            if case is None:
+                return
+            self._check_decider(case, Step.ASSESSMENT, zrm.assessor)
+            if zrm.assessed_on > self.today():
+                raise InvalidAnswer("De datum van de ZRM-meting ligt in de toekomst.")
+            uow.session.add(
+                Assessment(
+                    case_id=case.id,
+                    attempt=attempt,
+                    assessed_on=zrm.assessed_on,
+                    assessor=zrm.assessor,
+                    recorded_at=self.now(),
+                    ambulant_support_indication=zrm.ambulant_support_indication,
+                    can_live_alone_with_support=zrm.can_live_alone_with_support,
+                    region_tie=zrm.region_tie,
+                    **{domain.value: score for domain, score in zrm.scores.items()},
+                )
+            )
+            self._apply(
+                uow,
+                case,
+                Move.RECORD_ASSESSMENT,
+                decided_by=zrm.assessor,
+                waiting_for=Step.READINESS_DECISION,
+            )
+            uow.commit()
+
+    def decide_readiness(self, reference: str, attempt: int, verdict: ReadinessVerdict, decided_by: str) -> None:
+        with self._uow() as uow:
+            case = self._open(uow, reference, Stage.READINESS, attempt, Step.READINESS_DECISION)
+            if case is None:
+                return
+            self._check_decider(case, Step.READINESS_DECISION, decided_by)
+            if verdict is ReadinessVerdict.READY:
+                self._apply(
+                    uow,
+                    case,
+                    Move.APPROVE_READINESS,
+                    decided_by=decided_by,
+                    waiting_for=Step.NOMINATION_PROPOSAL,
+                )
+            elif verdict is ReadinessVerdict.NOT_YET:
+                region = self.regions[case.region]
+                self._apply(
+                    uow,
+                    case,
+                    Move.POSTPONE_READINESS,
+                    decided_by=decided_by,
+                    waiting_for=Step.ASSESSMENT,
+                    reason=f"herbeoordeling na {region.reassessment_days} dagen",
+                    due_on=self.today() + timedelta(days=region.reassessment_days),
+                )
+            else:
+                self._withdraw(uow, case, decided_by, "teruggetrokken bij beoordeling woonvaardigheid")
+            uow.commit()
+
+    def propose_nomination(self, reference: str, attempt: int, corporation: str, decided_by: str) -> None:
+        """Nominate the case to a corporation, claiming a place in its contingent or refusing clearly."""
+        with self._uow() as uow:
+            case = self._open(uow, reference, Stage.NOMINATION, attempt, Step.NOMINATION_PROPOSAL)
+            if case is None:
+                return
+            self._check_decider(case, Step.NOMINATION_PROPOSAL, decided_by)
+            region = self.regions[case.region]
+            if corporation not in {c.code for c in region.corporations}:
+                raise InvalidAnswer(f"Corporatie '{corporation}' werkt niet in regio {region.name}.")
+            year = self.today().year
+            quota.claim_contingent_place(uow.session, region, corporation, year)
+            uow.session.add(
+                Nomination(
+                    case_id=case.id,
+                    attempt=attempt,
+                    region=region.code,
+                    corporation=corporation,
+                    year=year,
+                    status="proposed",
+                    proposed_by=decided_by,
+                    proposed_at=self.now(),
+                )
+            )
+            uow.session.flush()
+            self._apply(
+                uow,
+                case,
+                Move.PROPOSE_NOMINATION,
+                decided_by=decided_by,
+                waiting_for=Step.NOMINATION_RESPONSE,
+                reason=f"voorgedragen aan {corporation}",
+            )
+            uow.commit()
+
+    def answer_nomination(
+        self,
+        reference: str,
+        attempt: int,
+        answer: NominationAnswer,
+        decided_by: str,
+        reason: DeclineReason | None = None,
+    ) -> None:
+        with self._uow() as uow:
+            case = self._open(uow, reference, Stage.NOMINATION, attempt, Step.NOMINATION_RESPONSE)
+            if case is None:
+                return
+            nomination = _current(uow.session, Nomination, case)
+            self._check_decider(case, Step.NOMINATION_RESPONSE, decided_by)
+            region = self.regions[case.region]
+            if region.person(decided_by).organisation != nomination.corporation:  # type: ignore[union-attr]
+                raise UnknownDecider(f"'{decided_by}' werkt niet bij {nomination.corporation}.")
+            nomination.answered_by, nomination.answered_at = decided_by, self.now()
+            if answer is NominationAnswer.ACCEPTED:
+                nomination.status = "accepted"
+                self._apply(uow, case, Move.ACCEPT_NOMINATION, decided_by=decided_by, waiting_for=Step.OFFER)
+            else:
+                if reason is None:
+                    raise InvalidAnswer("Geef bij een afwijzing de reden op.")
+                nomination.status, nomination.decline_reason = "declined", reason.value
+                self._apply(
+                    uow,
+                    case,
+                    Move.DECLINE_NOMINATION,
+                    decided_by=decided_by,
+                    reason=reason.value,
+                    waiting_for=Step.NOMINATION_PROPOSAL,
+                )
+            uow.commit()
+
+    def make_offer(
+        self,
+        reference: str,
+        attempt: int,
+        *,
+        dwelling_reference: str,
+        neighbourhood: str,
+        rent: Decimal,
+        viewing_on: date,
+        decided_by: str,
+    ) -> None:
+        """A consultant offers a dwelling; the neighbourhood's yearly cap is claimed in the same transaction."""
+        with self._uow() as uow:
+            case = self._open(uow, reference, Stage.OFFER, attempt, Step.OFFER)
+            if case is None:
+                return
+            corporation = _current_corporation(uow.session, case)
+            self._check_decider(case, Step.OFFER, decided_by)
+            region = self.regions[case.region]
+            if region.person(decided_by).organisation != corporation:  # type: ignore[union-attr]
+                raise UnknownDecider(f"'{decided_by}' werkt niet bij {corporation}.")
+            if neighbourhood not in {n.code for n in region.neighbourhoods}:
+                raise InvalidAnswer(f"Wijk '{neighbourhood}' hoort niet bij regio {region.name}.")
+            if viewing_on < self.today():
+                raise InvalidAnswer("De bezichtigingsdatum ligt in het verleden.")
+            year = self.today().year
+            quota.claim_neighbourhood_place(uow.session, region, neighbourhood, year)
+            uow.session.add(
+                Offer(
+                    case_id=case.id,
+                    attempt=attempt,
+                    region=region.code,
+                    corporation=corporation,
+                    dwelling_reference=dwelling_reference,
+                    neighbourhood=neighbourhood,
+                    year=year,
+                    rent=rent,
+                    viewing_on=viewing_on,
+                    offered_by=decided_by,
+                    offered_at=self.now(),
+                )
+            )
+            uow.session.flush()
+            self._apply(
+                uow,
+                case,
+                Move.MAKE_OFFER,
+                decided_by=decided_by,
+                waiting_for=Step.OFFER_RESPONSE,
+                reason=f"woning {dwelling_reference} in {neighbourhood}",
+            )
+            uow.commit()
+
+    def answer_offer(
+        self,
+        reference: str,
+        attempt: int,
+        answer: OfferAnswer,
+        decided_by: str,
+        reason: RefusalReason | None = None,
+    ) -> None:
+        with self._uow() as uow:
+            case = self._open(uow, reference, Stage.OFFER, attempt, Step.OFFER_RESPONSE)
+            if case is None:
+                return
+            self._check_decider(case, Step.OFFER_RESPONSE, decided_by)
+            offer = _current(uow.session, Offer, case)
+            offer.answered_by, offer.answered_at = decided_by, self.now()
+            if answer is OfferAnswer.ACCEPTED:
+                offer.answer = "accepted"
+                self._apply(uow, case, Move.ACCEPT_OFFER, decided_by=decided_by, waiting_for=Step.LEASE)
+                uow.commit()
+                return
+            if reason is None:
+                raise InvalidAnswer("Geef bij een weigering de reden op.")
+            offer.answer, offer.refusal_reason = "refused", reason.value
+            region = self.regions[case.region]
+            case.refusals += 1
+            if case.refusals >= region.refusal_limit:
+                self._apply(uow, case, Move.REFUSE_OFFER, decided_by=decided_by, reason=reason.value)
+                self._release_places(uow.session, case)
+                self._apply(
+                    uow,
+                    case,
+                    Move.LAPSE_PRIORITY,
+                    decided_by=SYSTEM,
+                    reason=f"voorrang vervallen na {case.refusals} weigeringen",
+                )
+            else:
+                self._apply(
+                    uow,
+                    case,
+                    Move.REFUSE_OFFER,
+                    decided_by=decided_by,
+                    reason=reason.value,
+                    waiting_for=Step.OFFER,
+                )
+            uow.commit()
+
+    def sign_lease(
+        self,
+        reference: str,
+        attempt: int,
+        *,
+        contract_form: ContractForm,
+        temporary: bool,
+        signed_on: date,
+        decided_by: str,
+    ) -> None:
+        with self._uow() as uow:
+            case = self._open(uow, reference, Stage.TENANCY, attempt, Step.LEASE)
+            if case is None:
+                return
+            corporation = _current_corporation(uow.session, case)
+            self._check_decider(case, Step.LEASE, decided_by)
+            if self.regions[case.region].person(decided_by).organisation != corporation:  # type: ignore[union-attr]
+                raise UnknownDecider(f"'{decided_by}' werkt niet bij {corporation}.")
+            if temporary and case.institution_type != InstitutionType.SOCIAL_SHELTER.value:
+                raise InvalidAnswer(
+                    "Een tijdelijk huurcontract mag alleen voor wie uit de maatschappelijke opvang komt."
+                )
+            if signed_on > self.today():
+                raise InvalidAnswer("De ondertekeningsdatum ligt in de toekomst.")
+            uow.session.add(
+                Lease(
+                    case_id=case.id,
+                    corporation=corporation,
+                    contract_form=contract_form.value,
+                    temporary=temporary,
+                    # A temporary lease for someone from MO runs at most two years (since 1 July 2024).
+                    ends_on=add_months(signed_on, 24) if temporary else None,
+                    signed_on=signed_on,
+                    recorded_by=decided_by,
+                )
+            )
+            uow.session.flush()
+            self._apply(
+                uow,
+                case,
+                Move.SIGN_LEASE,
+                decided_by=decided_by,
+                waiting_for=Step.SUPPORT,
+                reason=contract_form.value,
+            )
+            uow.commit()
+
+    def arrange_support(
+        self,
+        reference: str,
+        attempt: int,
+        *,
+        wmo_decision: WmoDecision,
+        provider: str,
+        starts_on: date,
+        plan_agreed: bool,
+        decided_by: str,
+    ) -> None:
+        with self._uow() as uow:
+            case = self._open(uow, reference, Stage.SUPPORT, attempt, Step.SUPPORT)
+            if case is None:
+                return
+            self._check_decider(case, Step.SUPPORT, decided_by)
+            region = self.regions[case.region]
+            if provider not in {p.code for p in region.care_providers}:
+                raise InvalidAnswer(f"Zorgaanbieder '{provider}' werkt niet in regio {region.name}.")
+            if not plan_agreed:
+                raise InvalidAnswer("Begeleiding aan huis start pas met een afgesproken persoonlijk plan.")
+            uow.session.add(
+                SupportArrangement(
+                    case_id=case.id,
+                    wmo_decision=wmo_decision.value,
+                    provider=provider,
+                    starts_on=starts_on,
+                    plan_agreed=plan_agreed,
+                    recorded_by=decided_by,
+                )
+            )
+            first_review = add_months(starts_on, region.follow_up_months[0])
+            case.next_review_on = first_review
+            uow.session.flush()
+            self._apply(
+                uow,
+                case,
+                Move.ARRANGE_SUPPORT,
+                decided_by=decided_by,
+                waiting_for=Step.REVIEW,
+                due_on=first_review + region.due("review"),
+            )
+            uow.commit()
+
+    def hold_review(
+        self,
+        reference: str,
+        attempt: int,
+        number: int,
+        *,
+        held_on: date,
+        living_situation: str,
+        rent_arrears: bool,
+        nuisance: bool,
+        support_reached: bool,
+        outcome: ReviewOutcome,
+        decided_by: str,
+    ) -> None:
+        with self._uow() as uow:
+            case = self._open(uow, reference, Stage.FOLLOW_UP, attempt, Step.REVIEW)
+            if case is None:
+                return
+            done = uow.session.execute(select(Review.id).filter_by(case_id=case.id, number=number)).scalar_one_or_none()
+            if done is not None:
+                return
+            self._check_decider(case, Step.REVIEW, decided_by)
+            if held_on > self.today():
+                raise InvalidAnswer("De datum van het nazorgmoment ligt in de toekomst.")
+            region = self.regions[case.region]
+            support = uow.session.execute(select(SupportArrangement).filter_by(case_id=case.id)).scalar_one()
+            uow.session.add(
+                Review(
+                    case_id=case.id,
+                    number=number,
+                    due_on=case.next_review_on or held_on,
+                    held_on=held_on,
+                    living_situation=living_situation,
+                    rent_arrears=rent_arrears,
+                    nuisance=nuisance,
+                    support_reached=support_reached,
+                    outcome=outcome.value,
+                    recorded_by=decided_by,
+                )
+            )
+            uow.session.flush()
+            months = region.follow_up_months
+            if outcome is ReviewOutcome.CONTINUE and number < len(months):
+                case.next_review_on = add_months(support.starts_on, months[number])
+                self._apply(
+                    uow,
+                    case,
+                    Move.HOLD_REVIEW,
+                    decided_by=decided_by,
+                    reason=outcome.value,
+                    waiting_for=Step.REVIEW,
+                    due_on=case.next_review_on + region.due("review"),
+                )
+            else:
+                self._apply(uow, case, Move.HOLD_REVIEW, decided_by=decided_by, reason=outcome.value)
+                case.next_review_on = None
+                end = {
+                    ReviewOutcome.CONTINUE: Move.CLOSE_HOUSED,  # the last review of the guided period
+                    ReviewOutcome.CLOSE_HOUSED: Move.CLOSE_HOUSED,
+                    ReviewOutcome.RELAPSE: Move.RECORD_RELAPSE,
+                    ReviewOutcome.EVICTED: Move.RECORD_EVICTION,
+                    ReviewOutcome.MOVED: Move.RECORD_MOVE_AWAY,
+                }[outcome]
+                self._apply(uow, case, end, decided_by=decided_by, reason=outcome.value)
+            uow.commit()
+
+    def _withdraw(self, uow: UnitOfWork, case: Case, decided_by: str, reason: str) -> None:
+        self._release_places(uow.session, case)
+        self._apply(uow, case, Move.WITHDRAW, decided_by=decided_by, reason=reason)
+
+    def _release_places(self, session: Session, case: Case) -> None:
+        """Give back the contingent place of a case that will not be housed through it."""
+        has_lease = session.execute(select(Lease.id).filter_by(case_id=case.id)).scalar_one_or_none()
+        if has_lease is not None:
+            return
+        for nomination in session.execute(
+            select(Nomination).filter_by(case_id=case.id).where(Nomination.status.in_(quota.HOLDING))
+        ).scalars():
+            nomination.status = "released"
+
+
+def _current_corporation(session: Session, case: Case) -> str:
+    return (
+        session.execute(
+            select(Nomination.corporation)
+            .filter_by(case_id=case.id, status="accepted")
+            .order_by(Nomination.attempt.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        or session.execute(
+            select(Nomination.corporation)
+            .filter_by(case_id=case.id, status="proposed")
+            .order_by(Nomination.attempt.desc())
+            .limit(1)
+        ).scalar_one()
+    )

@@ -1,0 +1,258 @@
+"""Command line: migrate the case database, register a client, show a case, start its run, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from config.settings import Settings
+
+
+def _app(migrate: bool = True):  # type: ignore[no-untyped-def]
+    from weerthuis.bootstrap import build
+
+    return build(Settings(), migrate=migrate)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = Settings()
+    _app(migrate=True)
+    print(f"Zaakdatabase bijgewerkt: {settings.database_url.split('@')[-1]}")
+    return 0
+
+
+def register_client(
+    application,  # type: ignore[no-untyped-def]
+    *,
+    region: str,
+    institution: str,
+    care_provider: str,
+    origin: str,
+    reason: str,
+    region_tie: bool,
+    household: int,
+    wishes: str,
+    registered_by: str,
+    name: str,
+    bsn: str | None,
+    birth_date: date | None,
+    phone: str | None,
+    email: str | None,
+) -> str:
+    """Register personal data in the case database (never in Prefect) and open the case."""
+    from weerthuis.casedb.models import Client
+    from weerthuis.domain.bsn import normalise_bsn
+    from weerthuis.domain.vocabulary import InstitutionType
+    from weerthuis.personal import bsn_cipher
+
+    encrypted = bsn_cipher(application.settings).encrypt(normalise_bsn(bsn).encode()) if bsn else None
+    client = Client(
+        full_name=name,
+        bsn_encrypted=encrypted,
+        date_of_birth=birth_date,
+        phone=phone,
+        email=email,
+        consent_on=application.casework.today(),
+    )
+    return application.casework.register(
+        region=region,
+        institution_type=InstitutionType(institution),
+        care_provider=care_provider,
+        origin_municipality=origin,
+        registration_reason=reason,
+        region_tie=region_tie,
+        household_size=household,
+        housing_wishes=wishes,
+        registered_by=registered_by,
+        client=client,
+    )
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    application = _app()
+    reference = register_client(
+        application,
+        region=args.region,
+        institution=args.institution,
+        care_provider=args.care_provider,
+        origin=args.origin,
+        reason=args.reason,
+        region_tie=args.region_tie,
+        household=args.household,
+        wishes=args.wishes,
+        registered_by=args.by,
+        name=args.name,
+        bsn=args.bsn,
+        birth_date=date.fromisoformat(args.birth_date) if args.birth_date else None,
+        phone=args.phone,
+        email=args.email,
+    )
+    print(reference)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from flows.summary import case_summary
+
+    application = _app()
+    case = application.casework.view(args.reference)
+    print(case_summary(case, application.regions[case.region]))
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from weerthuis.runs import start_case
+
+    application = _app()
+    case = application.casework.view(args.reference)
+    run = start_case(case.reference, case.region)
+    print(f"{case.reference}: run {run.id}")
+    return 0
+
+
+DEMO_CLIENTS = [
+    # Fictional people; the BSNs are the public test numbers that pass the elfproef.
+    dict(
+        region="emmen",
+        institution="MO",
+        care_provider="leger-des-heils",
+        origin="Emmen",
+        reason="dakloos na verlies van woning",
+        region_tie=True,
+        household=1,
+        wishes="eenpersoonswoning",
+        registered_by="EMM-TB-01",
+        name="Demo Cliënt Een",
+        bsn="111222333",
+    ),
+    dict(
+        region="emmen",
+        institution="BW",
+        care_provider="ggz-drenthe",
+        origin="Coevorden",
+        reason="beschermd wonen, klaar voor zelfstandigheid",
+        region_tie=True,
+        household=2,
+        wishes="",
+        registered_by="EMM-TB-02",
+        name="Demo Cliënt Twee",
+        bsn="123456782",
+    ),
+    dict(
+        region="fryslan",
+        institution="MO",
+        care_provider="zienn",
+        origin="Leeuwarden",
+        reason="nachtopvang, werk gevonden",
+        region_tie=True,
+        household=1,
+        wishes="dicht bij werk",
+        registered_by="FRL-TB-01",
+        name="Demo Cliënt Drie",
+        bsn="999999990",
+    ),
+]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Local stack on the embedded defaults: SQLite, Prefect server on 127.0.0.1, three waiting demo cases."""
+    from weerthuis.devstack import LocalStack
+
+    data_dir = Path(args.data_dir).resolve()
+    os.environ["WEERTHUIS_DATA_DIR"] = str(data_dir)
+    started = time.monotonic()
+    stack = LocalStack(data_dir, port=args.port)
+    for name in ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED"):
+        os.environ[name] = stack.env[name]
+
+    application = _app(migrate=True)
+    references = application.casework.references()
+    if not references:
+        references = [
+            register_client(application, birth_date=None, phone=None, email=None, **client) for client in DEMO_CLIENTS
+        ]
+    print(f"Zaakdatabase: {application.settings.database_url}")
+    print(f"Prefect server starten op {stack.ui_url} (logs in {stack.logs}) …", flush=True)
+    stack.start()
+    try:
+        from weerthuis.runs import start_case, wait_for_form
+
+        runs = {}
+        for reference in references:
+            case = application.casework.view(reference)
+            if case.stage.is_final:
+                continue
+            runs[reference] = start_case(reference, case.region)
+        for reference, run in runs.items():
+            form = wait_for_form(run.id, timeout=180)
+            print(f"  {reference} wacht op formulier '{form.key}': {stack.ui_url}/runs/flow-run/{run.id}")
+        print(f"\nKlaar na {time.monotonic() - started:.0f} s. Open {stack.ui_url}/runs en filter op 'Suspended';")
+        print("kies een run en klik op 'Resume' om het formulier in te vullen.")
+        if args.exit_when_ready:
+            return 0
+        print("Stoppen met Ctrl-C.", flush=True)
+        while all(p.poll() is None for p in stack.processes):
+            time.sleep(1)
+        print(f"Een proces van de stack is gestopt; zie {stack.logs}.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="weerthuis", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="bring the case database to the newest schema").set_defaults(func=cmd_migrate)
+
+    register = sub.add_parser("register", help="register a client and open a case (personal data stays here)")
+    register.add_argument("--region", required=True)
+    register.add_argument("--institution", required=True, choices=["MO", "BW"])
+    register.add_argument("--care-provider", required=True)
+    register.add_argument("--origin", required=True, help="municipality the client came from")
+    register.add_argument("--reason", required=True, help="why the client came into shelter or care")
+    register.add_argument("--region-tie", action=argparse.BooleanOptionalAction, required=True)
+    register.add_argument("--household", type=int, default=1)
+    register.add_argument("--wishes", default="")
+    register.add_argument("--by", required=True, help="staff code of the case manager registering")
+    register.add_argument("--name", required=True)
+    register.add_argument("--bsn")
+    register.add_argument("--birth-date")
+    register.add_argument("--phone")
+    register.add_argument("--email")
+    register.set_defaults(func=cmd_register)
+
+    show = sub.add_parser("show", help="print a case's pseudonymous summary and history")
+    show.add_argument("reference")
+    show.set_defaults(func=cmd_show)
+
+    start = sub.add_parser("start", help="start the outflow run of a registered case")
+    start.add_argument("reference")
+    start.set_defaults(func=cmd_start)
+
+    demo = sub.add_parser("demo", help="run the local demo")
+    demo.add_argument("--port", type=int, default=4200)
+    demo.add_argument("--data-dir", default=".data/demo")
+    demo.add_argument("--exit-when-ready", action="store_true", help="stop once the demo cases wait on forms")
+    demo.set_defaults(func=cmd_demo)
+
+    args = parser.parse_args(argv)
+    from weerthuis.casedb.quota import Refused
+    from weerthuis.casedb.uow import UnknownCase
+    from weerthuis.domain.bsn import InvalidBsn
+
+    try:
+        return int(args.func(args))
+    except (Refused, UnknownCase, InvalidBsn) as exc:
+        print(f"Fout: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

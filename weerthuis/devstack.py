@@ -1,0 +1,150 @@
+"""A local stack on this machine: Prefect server on 127.0.0.1, the deployments of prefect.yaml, a process worker.
+
+The demo and the integration tests both start the stack through here, so what the README promises is what the
+tests exercise.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+WORK_POOL = "weer-thuis"
+OUTFLOW_DEPLOYMENT = "outflow-case/outflow-case"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+class StackError(RuntimeError):
+    pass
+
+
+class LocalStack:
+    """Processes of one local stack; everything it writes stays under `data_dir`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int = 4200,
+        extra_env: dict[str, str] | None = None,
+        worker_query_seconds: float = 2,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.logs = self.data_dir / "logs"
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.env = {
+            **os.environ,
+            "PREFECT_HOME": str(self.data_dir / "prefect"),
+            "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+            "PREFECT_SERVER_API_HOST": "127.0.0.1",
+            "PREFECT_SERVER_API_PORT": str(port),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+            "PREFECT_WORKER_QUERY_SECONDS": str(worker_query_seconds),
+            "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+            "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+            "PYTHONPATH": str(REPO),
+            "WEERTHUIS_HOME": str(REPO),
+            "WEERTHUIS_DATA_DIR": str(self.data_dir),
+            **(extra_env or {}),
+        }
+        # The Prefect server's own database: SQLite under data_dir unless a PostgreSQL URL is given.
+        if url := self.env.get("WEERTHUIS_PREFECT_DATABASE_URL"):
+            self.env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = url
+
+    @property
+    def api_url(self) -> str:
+        return self.env["PREFECT_API_URL"]
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _spawn(self, name: str, args: Iterable[str]) -> subprocess.Popen[bytes]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = (self.logs / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            list(args), cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes.append(process)
+        return process
+
+    def _run(self, args: list[str]) -> None:
+        result = subprocess.run(args, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            raise StackError(f"{' '.join(args[1:4])} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+
+    def prefect(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "prefect", *args]
+
+    def start_server(self, timeout: float = 120) -> None:
+        if port_in_use(self.port):
+            raise StackError(f"Poort {self.port} op 127.0.0.1 is al in gebruik; stop het andere proces of kies --port.")
+        server = self._spawn("server", self.prefect("server", "start", "--host", "127.0.0.1", "--port", str(self.port)))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise StackError(f"Prefect server stopped; see {self.logs / 'server.log'}")
+            try:
+                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise StackError(f"Prefect server not healthy after {timeout:.0f}s; see {self.logs / 'server.log'}")
+
+    def deploy(self) -> None:
+        """Create the process work pool and apply prefect.yaml's deployments."""
+        self._run(self.prefect("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"))
+        self._run(self.prefect("--no-prompt", "deploy", "--all"))
+
+    def start_worker(self) -> None:
+        self._spawn("worker", self.prefect("worker", "start", "--pool", WORK_POOL, "--type", "process"))
+
+    def start(self) -> LocalStack:
+        try:
+            self.start_server()
+            self.deploy()
+            self.start_worker()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
