@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from copy import copy
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from prefect.input import RunInput
 from pydantic import Field, create_model
@@ -48,8 +48,35 @@ def prefilled(form: type[RunInput], description: str, **defaults: Any) -> type[R
     return model  # type: ignore[no-any-return]
 
 
+def lenient(form: type[RunInput]) -> type[RunInput]:
+    """The form with its closed lists opened to any text, for reading back an answer given earlier.
+
+    An answer was checked against the choices shown when it was given; by the time the run replays, a contingent
+    may be full or a person gone from the region file. The case commands check every choice again and refuse
+    with a reason, so an answer that is no longer possible is asked again instead of crashing the run.
+    """
+    fields: dict[str, Any] = {}
+    for name, info in form.model_fields.items():
+        annotation = info.annotation
+        if get_origin(annotation) is Literal:
+            annotation = str
+        elif any(get_origin(arg) is Literal for arg in get_args(annotation)):
+            annotation = str | None
+        else:
+            continue
+        opened = copy(info)
+        opened.json_schema_extra = None
+        fields[name] = (annotation, opened)
+    return create_model(form.__name__, __base__=form, **fields)  # type: ignore[call-overload,no-any-return]
+
+
 def _choice(values: list[str]) -> Any:
     return Literal[tuple(values)]  # type: ignore[valid-type]
+
+
+def _closed(values: list[str], **field: Any) -> tuple[Any, Any]:
+    """A closed list; always an `enum` in the schema (a one-value Literal would otherwise become `const`)."""
+    return _choice(values), Field(json_schema_extra={"enum": list(values)}, **field)
 
 
 def _values(enum: Any) -> Any:
@@ -57,9 +84,8 @@ def _values(enum: Any) -> Any:
 
 
 def _decided_by(codes: list[str], what: str) -> tuple[Any, Any]:
-    return (
-        _choice(codes),
-        Field(title="Wie beslist?", description=f"Uw medewerkerscode ({what}). Dit komt in de zaakhistorie."),
+    return _closed(
+        codes, title="Wie beslist?", description=f"Uw medewerkerscode ({what}). Dit komt in de zaakhistorie."
     )
 
 
@@ -108,9 +134,8 @@ def nomination_proposal_form(corporations: list[str], coordinators: list[str]) -
     return create_model(  # type: ignore[call-overload,no-any-return]
         "Voordracht",
         __base__=RunInput,
-        corporation=(
-            _choice(corporations),
-            Field(title="Corporatie", description="Aan welke corporatie wordt de cliënt voorgedragen?"),
+        corporation=_closed(
+            corporations, title="Corporatie", description="Aan welke corporatie wordt de cliënt voorgedragen?"
         ),
         decided_by=_decided_by(coordinators, "coördinator"),
     )
@@ -141,7 +166,7 @@ def offer_form(neighbourhoods: list[str], consultants: list[str]) -> type[RunInp
                 description="Het verhuureenheidnummer van de corporatie, geen adres.",
             ),
         ),
-        neighbourhood=(_choice(neighbourhoods), Field(title="Wijk")),
+        neighbourhood=_closed(neighbourhoods, title="Wijk"),
         rent=(float, Field(gt=0, le=1500, title="Kale huur per maand (€)")),
         viewing_on=(date, Field(title="Datum bezichtiging")),
         decided_by=_decided_by(consultants, "woonconsulent"),
@@ -183,7 +208,7 @@ def support_form(providers: list[str], deciders: list[str]) -> type[RunInput]:
         "BegeleidingAanHuis",
         __base__=RunInput,
         wmo_decision=(_values(WmoDecision), Field(title="Wmo-beschikking")),
-        provider=(_choice(providers), Field(title="Zorgaanbieder die begeleidt")),
+        provider=_closed(providers, title="Zorgaanbieder die begeleidt"),
         starts_on=(date, Field(title="Startdatum begeleiding")),
         plan_agreed=(YesNo, Field(title="Persoonlijk plan afgesproken?")),
         decided_by=_decided_by(deciders, "trajectbegeleider of Wmo-consulent"),

@@ -15,7 +15,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.flow_runs import suspend_flow_run
-from prefect.input import RunInput
+from prefect.input import RunInput, read_flow_run_input
+from prefect.input.run_input import keyset_from_base_key
 
 from flows import forms
 from flows.summary import case_summary
@@ -39,9 +40,12 @@ from weerthuis.domain.zrm import ZrmAssessment, ZrmDomain
 
 
 def gate_key(case: CaseView) -> str:
-    """A stable key per decision: stage, attempt and step (plus the review's number in follow-up)."""
+    """A stable key per decision: stage, attempt and step (plus the review's number in follow-up).
+
+    Prefect stores the form under this key and accepts only lowercase letters, digits and dashes in it.
+    """
     assert case.waiting_for is not None
-    key = f"{case.stage.value}-{case.attempt}-{case.waiting_for.value}"
+    key = f"{case.stage.value}-{case.attempt}-{case.waiting_for.value}".replace("_", "-")
     return f"{key}-{case.reviews_held + 1}" if case.waiting_for is Step.REVIEW else key
 
 
@@ -64,7 +68,7 @@ def ask(
         if earlier is not None:
             rejected = earlier
             continue
-        answer = suspend_flow_run(
+        answer = given_answer(form, round_key) or suspend_flow_run(
             wait_for_input=forms.prefilled(form, case_summary(case, region, rejected=rejected), **defaults),
             key=round_key,
             timeout=None,
@@ -72,10 +76,16 @@ def ask(
         try:
             apply(answer)
             return
-        except Refused as exc:
+        except (Refused, ValueError) as exc:
             rejected = str(exc)
             casework.reject_answer(case.reference, round_key, rejected)
             get_run_logger().warning("Zaak %s: invoer voor %s afgewezen: %s", case.reference, round_key, exc)
+
+
+def given_answer(form: type[RunInput], key: str) -> Any | None:
+    """The answer already given to this form (a replay), read against the form's shape but today's choices."""
+    stored = read_flow_run_input(keyset_from_base_key(f"suspended-{key}")["response"])
+    return None if stored is None else forms.lenient(form).model_validate(stored)
 
 
 def yes(value: str) -> bool:

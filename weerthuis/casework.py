@@ -401,6 +401,7 @@ class Casework:
             at=self.now(),
             reason=reason,
         )
+        from_attempt = case.stage_attempt
         session.add(
             Transition(
                 case_id=case.id,
@@ -431,13 +432,18 @@ class Casework:
             case.waiting_on = organisation or rule.roles[0].value
             case.due_on = due_on or self.today() + region.due(rule.due)
         session.flush()
+        # Keyed by where the event happened; the status report by the stage the case entered.
         for system, operation, payload in EVENT_ACTIONS.get(step.event, []):
-            self._owe(session, case, system, operation, payload(session, case))
+            where = f"{step.from_stage.value}:{from_attempt}"
+            self._owe(session, case, where, system, operation, payload(session, case))
         if MOVES[move].target is not None:
-            self._owe(session, case, *STATUS_ACTION, {"reference": case.reference, "stage": case.stage})
+            where = f"{case.stage}:{case.stage_attempt}"
+            self._owe(session, case, where, *STATUS_ACTION, {"reference": case.reference, "stage": case.stage})
 
-    def _owe(self, session: Session, case: Case, system: str, operation: str, payload: dict[str, Any]) -> None:
-        key = f"{case.reference}:{case.stage}:{case.stage_attempt}:{operation}"
+    def _owe(
+        self, session: Session, case: Case, where: str, system: str, operation: str, payload: dict[str, Any]
+    ) -> None:
+        key = f"{case.reference}:{where}:{operation}"
         if session.execute(select(Action.id).filter_by(key=key)).scalar_one_or_none() is None:
             session.add(
                 Action(

@@ -82,10 +82,10 @@ class LocalStack:
 
     def _spawn(self, name: str, args: Iterable[str]) -> subprocess.Popen[bytes]:
         self.logs.mkdir(parents=True, exist_ok=True)
-        log = (self.logs / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            list(args), cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with (self.logs / f"{name}.log").open("ab") as log:  # the child keeps its own copy of the handle
+            process = subprocess.Popen(
+                list(args), cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.processes.append(process)
         return process
 

@@ -1,0 +1,31 @@
+"""One real local stack (Prefect server, prefect.yaml deployed, a process worker) for the e2e tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from config.settings import Settings
+from integrations.fakes import CallLedger
+from weerthuis.bootstrap import App, build
+from weerthuis.devstack import LocalStack, free_port
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local = LocalStack(tmp_path_factory.mktemp("stack"), port=free_port())
+    with local, temporary_settings(updates={PREFECT_API_URL: local.api_url}):
+        yield local
+
+
+@pytest.fixture(scope="session")
+def app(stack: LocalStack) -> App:
+    """The application as the flows see it: same data folder, same case database, same fakes' ledger."""
+    return build(Settings(data_dir=stack.data_dir), migrate=True)
+
+
+@pytest.fixture(scope="session")
+def ledger(app: App) -> CallLedger:
+    return CallLedger(app.settings.ledger_path)

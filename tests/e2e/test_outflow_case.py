@@ -1,0 +1,282 @@
+"""A case through a real Prefect server and worker, answering each form as the UI's Resume dialog does."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+
+from integrations.fakes import CallLedger
+from tests.integration.helpers import to_nomination
+from weerthuis.bootstrap import App
+from weerthuis.cli import register_client
+from weerthuis.devstack import LocalStack
+from weerthuis.domain.stages import Stage
+from weerthuis.domain.steps import Step
+from weerthuis.runs import WaitingForm, answer_form, start_case, wait_for_end, wait_for_form
+
+pytestmark = pytest.mark.stack
+
+PERSON = dict(name="Marieke van der Testpersoon", bsn="111222333", phone="0612345678", email="marieke@voorbeeld.nl")
+
+
+def register(app: App, region: str = "emmen", **overrides: Any) -> str:
+    details = dict(
+        region=region,
+        institution="MO",
+        care_provider="leger-des-heils",
+        origin="Emmen",
+        reason="dakloos na verlies van woning",
+        region_tie=True,
+        household=1,
+        wishes="",
+        registered_by="EMM-TB-01",
+        birth_date=date(1990, 5, 17),
+        **PERSON,
+    )
+    details.update(overrides)
+    return register_client(app, **details)  # type: ignore[arg-type]
+
+
+class Desk:
+    """A person at the Prefect UI: waits for the next form of a run, checks which it is, submits it."""
+
+    def __init__(self, run_id: UUID) -> None:
+        self.run_id = run_id
+        self.last_key: str | None = None
+        self.forms: list[WaitingForm] = []
+
+    def next_form(self, expected_key: str) -> WaitingForm:
+        form = wait_for_form(self.run_id, after_key=self.last_key, timeout=90)
+        assert form.key == expected_key
+        self.last_key = form.key
+        self.forms.append(form)
+        return form
+
+    def answer(self, expected_key: str, answer: dict[str, Any]) -> WaitingForm:
+        form = self.next_form(expected_key)
+        self.submit(answer)
+        return form
+
+    def submit(self, answer: dict[str, Any]) -> None:
+        """Answer the form the run waits on now."""
+        result = answer_form(self.run_id, answer)
+        assert result.accepted, result.reason
+
+
+def zrm(score: int = 4, assessor: str = "EMM-TB-01") -> dict[str, Any]:
+    domains = [
+        "financien",
+        "werk_opleiding",
+        "tijdsbesteding",
+        "huisvesting",
+        "huiselijke_relaties",
+        "geestelijke_gezondheid",
+        "lichamelijke_gezondheid",
+        "middelengebruik",
+        "basale_adl",
+        "instrumentele_adl",
+        "sociaal_netwerk",
+        "maatschappelijke_participatie",
+        "justitie",
+    ]
+    return {
+        "assessed_on": date.today().isoformat(),
+        **{d: score for d in domains},
+        "ambulant_support_indication": "ja",
+        "can_live_alone_with_support": "ja",
+        "region_tie": "ja",
+        "assessor": assessor,
+    }
+
+
+def test_a_case_goes_from_registration_to_first_follow_up_through_prefect(
+    app: App, stack: LocalStack, ledger: CallLedger
+) -> None:
+    reference = register(app)
+    run = start_case(reference, "emmen")
+    desk = Desk(run.id)
+    today = date.today()
+
+    form = desk.answer("readiness-1-assessment", zrm())
+    assert f"Zaak {reference}" in (form.description or "") and "ZRM-meting invullen" in (form.description or "")
+    desk.answer("readiness-1-decision", {"verdict": "klaar voor uitstroom", "decided_by": "EMM-TP-01"})
+    form = desk.answer("nomination-1-proposal", {"corporation": "domesta", "decided_by": "EMM-TP-01"})
+    assert form.schema["properties"]["corporation"]["enum"] == ["domesta", "lefier", "woonservice"]
+    form = desk.answer("nomination-1-response", {"answer": "geaccepteerd", "decided_by": "EMM-DOM-01"})
+    # Only Domesta's consultant can answer Domesta's nomination.
+    assert form.schema["properties"]["decided_by"]["enum"] == ["EMM-DOM-01"]
+    desk.answer(
+        "offer-1-offer",
+        {
+            "dwelling_reference": "VHE-20417",
+            "neighbourhood": "angelslo",
+            "rent": 612.5,
+            "viewing_on": (today + timedelta(days=3)).isoformat(),
+            "decided_by": "EMM-DOM-01",
+        },
+    )
+    desk.answer("offer-1-answer", {"answer": "geaccepteerd", "decided_by": "EMM-TB-01"})
+    desk.answer(
+        "tenancy-1-lease",
+        {
+            "contract_form": "driepartijenovereenkomst",
+            "temporary": "ja",
+            "signed_on": today.isoformat(),
+            "decided_by": "EMM-DOM-01",
+        },
+    )
+    desk.answer(
+        "support-1-support",
+        {
+            "wmo_decision": "toegekend",
+            "provider": "leger-des-heils",
+            "starts_on": today.isoformat(),
+            "plan_agreed": "ja",
+            "decided_by": "EMM-TB-01",
+        },
+    )
+    desk.answer(
+        "follow-up-1-review-1",
+        {
+            "held_on": today.isoformat(),
+            "living_situation": "gaat goed",
+            "rent_arrears": "nee",
+            "nuisance": "nee",
+            "support_reached": "ja",
+            "outcome": "nazorg loopt door",
+            "decided_by": "EMM-TB-01",
+        },
+    )
+
+    finished = wait_for_end(run.id, timeout=90)
+    assert finished.state is not None and finished.state.is_completed(), finished.state
+    case = app.casework.view(reference)
+    assert case.stage is Stage.FOLLOW_UP and case.reviews_held == 1 and case.waiting_for is Step.REVIEW
+    assert [(line.event, line.decided_by) for line in case.history] == [
+        ("CaseRegistered", "EMM-TB-01"),
+        ("AssessmentStarted", "systeem"),
+        ("AssessmentRecorded", "EMM-TB-01"),
+        ("ReadinessApproved", "EMM-TP-01"),
+        ("NominationProposed", "EMM-TP-01"),
+        ("NominationAccepted", "EMM-DOM-01"),
+        ("OfferMade", "EMM-DOM-01"),
+        ("OfferAccepted", "EMM-TB-01"),
+        ("LeaseSigned", "EMM-DOM-01"),
+        ("SupportArranged", "EMM-TB-01"),
+        ("ReviewHeld", "EMM-TB-01"),
+    ]
+
+    # Nine resumes means the flow body ran ten times from the top; each external action still happened once.
+    calls = [(system, operation, key) for system, operation, key, _ in ledger.calls() if key.startswith(reference)]
+    assert Counter(calls).most_common(1)[0][1] == 1
+    assert sorted(operation for _, operation, _ in calls) == sorted(
+        [
+            "register_case",
+            "set_status",
+            "set_status",
+            "set_status",
+            "set_status",
+            "set_status",
+            "set_status",
+            "submit_nomination",
+            "register_lease",
+            "request_support",
+        ]
+    )
+    assert app.casework.pending_actions(reference) == []
+    nomination = next(
+        body
+        for _, op, key, body in ledger.calls("corporation")
+        if key.startswith(reference) and op == "submit_nomination"
+    )
+    # A corporation gets housing-relevant facts only: no diagnosis, no ZRM detail, no name.
+    assert set(nomination) == {"reference", "corporation", "household_size", "ambulant_support", "care_provider"}
+
+    assert_nothing_personal_in_prefect(run.id, reference)
+
+
+def assert_nothing_personal_in_prefect(run_id: UUID, reference: str) -> None:
+    """Parameters, run inputs, logs, names of the run and its tasks: none holds the client's personal data."""
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+        inputs = client.filter_flow_run_input(run_id, key_prefix="", limit=1000, exclude_keys=set())
+        logs, page = [], None
+        while page is None or len(page) == 200:
+            page = client.read_logs(
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])), limit=200, offset=len(logs)
+            )
+            logs += page
+        task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])), limit=200)
+    assert run.name == reference and run.parameters == {"case_reference": reference, "region": "emmen"}
+    assert inputs and logs and task_runs
+    seen = json.dumps(
+        [
+            run.parameters,
+            run.name,
+            [i.value for i in inputs],
+            [log.message for log in logs],
+            [t.name for t in task_runs],
+        ],
+        ensure_ascii=False,
+    )
+    for secret in [*PERSON.values(), "1990-05-17", "Marieke", "Testpersoon"]:
+        assert secret not in seen, f"personal data {secret!r} reached Prefect"
+
+
+def test_invalid_answers_are_rejected_with_a_reason_and_the_case_stays(app: App, ledger: CallLedger) -> None:
+    reference = register(app)
+    run = start_case(reference, "emmen")
+    desk = Desk(run.id)
+    desk.next_form("readiness-1-assessment")
+
+    for answer, reason in [
+        ({**zrm(), "financien": 7}, "7 is greater than the maximum of 5"),
+        (zrm(assessor="EMM-XX-99"), "'EMM-XX-99' is not one of ['EMM-TB-01', 'EMM-TB-02']"),
+        ({**zrm(), "region_tie": "misschien"}, "'misschien' is not one of ['ja', 'nee']"),
+        ({**zrm(), "hobby": "vissen"}, "Additional properties are not allowed ('hobby' was unexpected)"),
+    ]:
+        result = answer_form(run.id, answer)
+        assert not result.accepted
+        assert reason in result.reason
+    case = app.casework.view(reference)
+    assert (case.stage, case.attempt, case.waiting_for) == (Stage.READINESS, 1, Step.ASSESSMENT)
+    assert [line.event for line in case.history] == ["CaseRegistered", "AssessmentStarted"]
+
+    # The run still waits on the same form, and a correct answer then goes through.
+    assert wait_for_form(run.id).key == "readiness-1-assessment"
+    desk.submit(zrm(score=2))
+    desk.answer("readiness-1-decision", {"verdict": "nog niet klaar", "decided_by": "EMM-TP-02"})
+    form = desk.next_form("readiness-2-assessment")
+    assert "poging 2" in (form.description or "")
+    case = app.casework.view(reference)
+    assert case.due_on == date.today() + timedelta(days=90)
+
+
+def test_a_nomination_beyond_the_contingent_is_refused_and_asked_again(app: App) -> None:
+    reference = register(app)
+    run = start_case(reference, "emmen")
+    desk = Desk(run.id)
+    desk.answer("readiness-1-assessment", zrm())
+    desk.answer("readiness-1-decision", {"verdict": "klaar voor uitstroom", "decided_by": "EMM-TP-01"})
+    form = desk.next_form("nomination-1-proposal")
+    assert "woonservice" in form.schema["properties"]["corporation"]["enum"]
+    # Other cases take Woonservice's remaining places while this form is open.
+    for _ in range(app.casework.corporations_with_places("emmen")["woonservice"]):
+        app.casework.propose_nomination(to_nomination(app.casework), 1, "woonservice", "EMM-TP-02")
+    assert "woonservice" not in app.casework.corporations_with_places("emmen")
+    assert answer_form(run.id, {"corporation": "woonservice", "decided_by": "EMM-TP-01"}).accepted
+
+    form = desk.next_form("nomination-1-proposal-2")
+    assert "Vorige invoer is afgewezen:** Het contingent van Woonservice" in (form.description or "")
+    assert "woonservice" not in form.schema["properties"]["corporation"]["enum"]
+    assert app.casework.view(reference).waiting_for is Step.NOMINATION_PROPOSAL
+    assert answer_form(run.id, {"corporation": "lefier", "decided_by": "EMM-TP-01"}).accepted
+    desk.next_form("nomination-1-response")
+    assert app.casework.view(reference).corporation == "lefier"

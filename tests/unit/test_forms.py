@@ -1,0 +1,86 @@
+"""The forms' JSON Schema is what the server validates a resume against: closed choices, limits, Dutch titles."""
+
+import jsonschema
+import pytest
+from prefect.input.run_input import create_v2_schema
+
+from flows import forms
+
+
+def schema(form: type) -> dict:
+    return create_v2_schema(form.__name__, model_base=form)
+
+
+def test_zrm_form_limits_each_domain_to_one_to_five_and_titles_it_in_dutch() -> None:
+    properties = schema(forms.zrm_assessment_form(["EMM-TB-01"]))["properties"]
+    assert properties["financien"]["minimum"] == 1 and properties["financien"]["maximum"] == 5
+    assert properties["middelengebruik"]["title"] == "Middelengebruik"
+    assert properties["assessor"]["enum"] == ["EMM-TB-01"]
+
+
+def test_who_decides_is_a_closed_list_of_staff_codes() -> None:
+    form = forms.readiness_decision_form(["EMM-TP-01", "EMM-TP-02"])
+    properties = schema(form)["properties"]
+    assert properties["decided_by"]["enum"] == ["EMM-TP-01", "EMM-TP-02"]
+    assert properties["decided_by"]["title"] == "Wie beslist?"
+    assert properties["verdict"]["enum"] == ["klaar voor uitstroom", "nog niet klaar", "teruggetrokken"]
+
+
+def test_prefilled_form_keeps_titles_and_limits_and_carries_the_summary() -> None:
+    form = forms.prefilled(forms.lease_form(["EMM-DOM-01"]), "### Zaak WT-2026-0001", signed_on="2026-03-02")
+    properties = schema(form)["properties"]
+    assert properties["signed_on"]["title"] == "Datum ondertekening"
+    assert properties["signed_on"]["default"] == "2026-03-02"
+    assert form._description == "### Zaak WT-2026-0001"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"verdict": "misschien", "decided_by": "EMM-TP-01"},
+        {"verdict": "klaar voor uitstroom", "decided_by": "EMM-XX-99"},
+        {"verdict": "klaar voor uitstroom", "decided_by": "EMM-TP-01", "extra": 1},
+        {"verdict": "klaar voor uitstroom"},
+    ],
+    ids=["unknown-choice", "unknown-person", "extra-field", "missing-decider"],
+)
+def test_schema_refuses_what_the_server_must_refuse(answer: dict) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(answer, schema(forms.readiness_decision_form(["EMM-TP-01"])))
+
+
+def test_an_answer_given_earlier_reads_back_even_if_its_choice_is_gone_now() -> None:
+    today = forms.nomination_proposal_form(["domesta", "lefier"], ["EMM-TP-01"])
+    given = {"corporation": "woonservice", "decided_by": "EMM-TP-02"}
+    with pytest.raises(ValueError):
+        today.model_validate(given)
+    answer = forms.lenient(today).model_validate(given)
+    assert (answer.corporation, answer.decided_by) == ("woonservice", "EMM-TP-02")
+
+
+def test_reading_back_keeps_types_and_limits() -> None:
+    from datetime import date
+
+    form = forms.lenient(forms.nomination_response_form(["EMM-DOM-01"]))
+    answer = form.model_validate({"answer": "afgewezen", "decline_reason": None, "decided_by": "EMM-DOM-01"})
+    assert answer.decline_reason is None
+    zrm = forms.lenient(forms.zrm_assessment_form(["EMM-TB-01"]))
+    scores = {
+        name: 3
+        for name in zrm.model_fields
+        if name
+        not in {"assessed_on", "ambulant_support_indication", "can_live_alone_with_support", "region_tie", "assessor"}
+    }
+    read = zrm.model_validate(
+        {
+            "assessed_on": "2026-03-01",
+            **scores,
+            "ambulant_support_indication": "ja",
+            "can_live_alone_with_support": "ja",
+            "region_tie": "nee",
+            "assessor": "X",
+        }
+    )
+    assert read.assessed_on == date(2026, 3, 1)
+    with pytest.raises(ValueError):
+        zrm.model_validate({"assessed_on": "2026-03-01", **scores, "financien": 7})
