@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from config.regions import Region
 from weerthuis.casework import CaseView
+from weerthuis.domain.moves import EVENT_LABELS, Event
 from weerthuis.domain.steps import STEPS
 
 
@@ -33,14 +34,14 @@ def case_summary(case: CaseView, region: Region, *, rejected: str | None = None)
         "",
         "**Verloop**",
         "",
-        "| datum | gebeurtenis | fase | door | toelichting |",
-        "|---|---|---|---|---|",
+        "| wanneer | wat | door |",
+        "|---|---|---|",
     ]
     for line in case.history:
-        stage = (
-            line.to_stage.label
-            if line.from_stage == line.to_stage
-            else (f"{line.from_stage.label} → {line.to_stage.label}")
-        )
-        lines.append(f"| {line.at:%d-%m-%Y %H:%M} | {line.event} | {stage} | {line.decided_by} | {line.reason} |")
+        what = EVENT_LABELS.get(Event(line.event), line.event)
+        if line.from_stage != line.to_stage:
+            what += f" → {line.to_stage.label}"
+        if line.reason:
+            what += f" ({line.reason})"
+        lines.append(f"| {line.at:%d-%m-%Y %H:%M} | {what} | {line.decided_by} |")
     return "\n".join(lines)

@@ -103,6 +103,11 @@ class CaseView:
         return self.waiting_for is not None
 
 
+def local(moment: datetime) -> datetime:
+    """A stored moment in Dutch time (SQLite gives it back without a zone, PostgreSQL in the session's zone)."""
+    return moment.replace(tzinfo=AMSTERDAM) if moment.tzinfo is None else moment.astimezone(AMSTERDAM)
+
+
 def add_months(day: date, months: int) -> date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
@@ -222,7 +227,7 @@ class Casework:
                 care_provider=case.care_provider,
                 stage=Stage(case.stage),
                 attempt=case.stage_attempt,
-                stage_since=case.stage_since,
+                stage_since=local(case.stage_since),
                 waiting_for=Step(case.waiting_for) if case.waiting_for else None,
                 waiting_on=case.waiting_on,
                 due_on=case.due_on,
@@ -231,7 +236,7 @@ class Casework:
                 reviews_held=reviews,
                 next_review_on=case.next_review_on,
                 history=tuple(
-                    HistoryLine(r.at, r.event, Stage(r.from_stage), Stage(r.to_stage), r.decided_by, r.reason)
+                    HistoryLine(local(r.at), r.event, Stage(r.from_stage), Stage(r.to_stage), r.decided_by, r.reason)
                     for r in rows
                 ),
             )

@@ -270,3 +270,10 @@ def test_nominations_keep_who_proposed_and_who_answered(casework: Casework) -> N
             "accepted",
         )
     assert ref
+
+
+def test_history_times_read_back_in_dutch_time_on_every_database(any_casework: Casework, clock: Clock) -> None:
+    ref = register(any_casework)
+    line = any_casework.view(ref).history[0]
+    assert line.at == clock() and line.at.utcoffset() == clock().utcoffset()
+    assert f"{line.at:%H:%M}" == "09:30"

@@ -59,3 +59,9 @@ def test_priority_lapses_at_the_refusal_limit() -> None:
     assert after_refusal(0, limit=2) is Move.REFUSE_OFFER
     assert after_refusal(1, limit=2) is Move.LAPSE_PRIORITY
     assert after_refusal(0, limit=1) is Move.LAPSE_PRIORITY
+
+
+def test_every_event_has_a_dutch_label() -> None:
+    from weerthuis.domain.moves import EVENT_LABELS
+
+    assert set(EVENT_LABELS) == set(Event)

@@ -59,6 +59,30 @@ class Event(StrEnum):
     CASE_WITHDRAWN = "CaseWithdrawn"
 
 
+EVENT_LABELS: dict[Event, str] = {
+    Event.CASE_REGISTERED: "aangemeld",
+    Event.ASSESSMENT_STARTED: "beoordeling woonvaardigheid gestart",
+    Event.ASSESSMENT_RECORDED: "ZRM-meting vastgelegd",
+    Event.READINESS_APPROVED: "klaar voor uitstroom",
+    Event.READINESS_POSTPONED: "nog niet klaar",
+    Event.NOMINATION_PROPOSED: "voorgedragen",
+    Event.NOMINATION_ACCEPTED: "voordracht geaccepteerd",
+    Event.NOMINATION_DECLINED: "voordracht afgewezen",
+    Event.OFFER_MADE: "woning aangeboden",
+    Event.OFFER_ACCEPTED: "aanbod geaccepteerd",
+    Event.OFFER_REFUSED: "aanbod geweigerd",
+    Event.PRIORITY_LAPSED: "voorrang vervallen",
+    Event.LEASE_SIGNED: "huurovereenkomst getekend",
+    Event.SUPPORT_ARRANGED: "begeleiding aan huis geregeld",
+    Event.REVIEW_HELD: "nazorgmoment gehouden",
+    Event.CASE_CLOSED: "afgesloten: gehuisvest",
+    Event.CASE_RELAPSED: "teruggevallen",
+    Event.TENANT_EVICTED: "ontruimd",
+    Event.CLIENT_MOVED_AWAY: "verhuisd naar andere regio",
+    Event.CASE_WITHDRAWN: "teruggetrokken",
+}
+
+
 @dataclass(frozen=True)
 class Rule:
     sources: frozenset[Stage]
