@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from datetime import date
@@ -162,6 +163,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Local stack on the embedded defaults: SQLite, Prefect server on 127.0.0.1, three waiting demo cases."""
     from weerthuis.devstack import LocalStack
 
+    # Ctrl-C and a plain `kill` both stop the server and worker too (children run in their own session).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     data_dir = Path(args.data_dir).resolve()
     os.environ["WEERTHUIS_DATA_DIR"] = str(data_dir)
     started = time.monotonic()
