@@ -479,12 +479,18 @@ class Casework:
             )
         return None
 
-    def _check_decider(self, case: Case, step: Step, code: str) -> None:
+    def _check_decider(self, session: Session, case: Case, step: Step, code: str) -> None:
+        """The person must have the step's role in the case's region, and work for the case's corporation
+        where the step is the corporation's."""
         region = self.regions[case.region]
         person = region.person(code)
         roles = STEPS[step].roles
         if person is None or person.role not in roles:
             raise UnknownDecider(f"'{code}' is geen {' of '.join(r.label for r in roles)} in regio {region.name}.")
+        if step in CORPORATION_STEPS:
+            corporation = _current_corporation(session, case)
+            if person.organisation != corporation:
+                raise UnknownDecider(f"'{code}' werkt niet bij {region.corporation(corporation).name}.")
 
     def start_assessment(self, reference: str) -> None:
         """The flow picked the case up: readiness assessment starts and the case manager is asked for a ZRM."""
@@ -500,7 +506,7 @@ class Casework:
             case = self._open(uow, reference, Stage.READINESS, attempt, Step.ASSESSMENT)
             if case is None:
                 return
-            self._check_decider(case, Step.ASSESSMENT, zrm.assessor)
+            self._check_decider(uow.session, case, Step.ASSESSMENT, zrm.assessor)
             if zrm.assessed_on > self.today():
                 raise InvalidAnswer("De datum van de ZRM-meting ligt in de toekomst.")
             uow.session.add(
@@ -530,7 +536,7 @@ class Casework:
             case = self._open(uow, reference, Stage.READINESS, attempt, Step.READINESS_DECISION)
             if case is None:
                 return
-            self._check_decider(case, Step.READINESS_DECISION, decided_by)
+            self._check_decider(uow.session, case, Step.READINESS_DECISION, decided_by)
             if verdict is ReadinessVerdict.READY:
                 self._apply(
                     uow,
@@ -560,7 +566,7 @@ class Casework:
             case = self._open(uow, reference, Stage.NOMINATION, attempt, Step.NOMINATION_PROPOSAL)
             if case is None:
                 return
-            self._check_decider(case, Step.NOMINATION_PROPOSAL, decided_by)
+            self._check_decider(uow.session, case, Step.NOMINATION_PROPOSAL, decided_by)
             region = self.regions[case.region]
             if corporation not in {c.code for c in region.corporations}:
                 raise InvalidAnswer(f"Corporatie '{corporation}' werkt niet in regio {region.name}.")
@@ -602,10 +608,7 @@ class Casework:
             if case is None:
                 return
             nomination = _current(uow.session, Nomination, case)
-            self._check_decider(case, Step.NOMINATION_RESPONSE, decided_by)
-            region = self.regions[case.region]
-            if region.person(decided_by).organisation != nomination.corporation:  # type: ignore[union-attr]
-                raise UnknownDecider(f"'{decided_by}' werkt niet bij {nomination.corporation}.")
+            self._check_decider(uow.session, case, Step.NOMINATION_RESPONSE, decided_by)
             nomination.answered_by, nomination.answered_at = decided_by, self.now()
             if answer is NominationAnswer.ACCEPTED:
                 nomination.status = "accepted"
@@ -641,10 +644,8 @@ class Casework:
             if case is None:
                 return
             corporation = _current_corporation(uow.session, case)
-            self._check_decider(case, Step.OFFER, decided_by)
+            self._check_decider(uow.session, case, Step.OFFER, decided_by)
             region = self.regions[case.region]
-            if region.person(decided_by).organisation != corporation:  # type: ignore[union-attr]
-                raise UnknownDecider(f"'{decided_by}' werkt niet bij {corporation}.")
             if neighbourhood not in {n.code for n in region.neighbourhoods}:
                 raise InvalidAnswer(f"Wijk '{neighbourhood}' hoort niet bij regio {region.name}.")
             if viewing_on < self.today():
@@ -689,7 +690,7 @@ class Casework:
             case = self._open(uow, reference, Stage.OFFER, attempt, Step.OFFER_RESPONSE)
             if case is None:
                 return
-            self._check_decider(case, Step.OFFER_RESPONSE, decided_by)
+            self._check_decider(uow.session, case, Step.OFFER_RESPONSE, decided_by)
             offer = _current(uow.session, Offer, case)
             offer.answered_by, offer.answered_at = decided_by, self.now()
             if answer is OfferAnswer.ACCEPTED:
@@ -738,9 +739,7 @@ class Casework:
             if case is None:
                 return
             corporation = _current_corporation(uow.session, case)
-            self._check_decider(case, Step.LEASE, decided_by)
-            if self.regions[case.region].person(decided_by).organisation != corporation:  # type: ignore[union-attr]
-                raise UnknownDecider(f"'{decided_by}' werkt niet bij {corporation}.")
+            self._check_decider(uow.session, case, Step.LEASE, decided_by)
             if temporary and case.institution_type != InstitutionType.SOCIAL_SHELTER.value:
                 raise InvalidAnswer(
                     "Een tijdelijk huurcontract mag alleen voor wie uit de maatschappelijke opvang komt."
@@ -785,7 +784,7 @@ class Casework:
             case = self._open(uow, reference, Stage.SUPPORT, attempt, Step.SUPPORT)
             if case is None:
                 return
-            self._check_decider(case, Step.SUPPORT, decided_by)
+            self._check_decider(uow.session, case, Step.SUPPORT, decided_by)
             region = self.regions[case.region]
             if provider not in {p.code for p in region.care_providers}:
                 raise InvalidAnswer(f"Zorgaanbieder '{provider}' werkt niet in regio {region.name}.")
@@ -835,7 +834,7 @@ class Casework:
             done = uow.session.execute(select(Review.id).filter_by(case_id=case.id, number=number)).scalar_one_or_none()
             if done is not None:
                 return
-            self._check_decider(case, Step.REVIEW, decided_by)
+            self._check_decider(uow.session, case, Step.REVIEW, decided_by)
             if held_on > self.today():
                 raise InvalidAnswer("De datum van het nazorgmoment ligt in de toekomst.")
             region = self.regions[case.region]

@@ -140,7 +140,7 @@ def test_a_consultant_answers_only_for_their_own_corporation(casework: Casework)
     ref = to_nomination(casework)
     casework.propose_nomination(ref, 1, "domesta", "EMM-TP-01")
     assert casework.deciders(casework.view(ref), Step.NOMINATION_RESPONSE) == ["EMM-DOM-01"]
-    with pytest.raises(UnknownDecider, match="werkt niet bij domesta"):
+    with pytest.raises(UnknownDecider, match="werkt niet bij Domesta"):
         casework.answer_nomination(ref, 1, NominationAnswer.ACCEPTED, "EMM-LEF-01")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -11,7 +13,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
             # Let SQLAlchemy emit BEGIN itself, so it can be BEGIN IMMEDIATE below.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
@@ -21,7 +23,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _begin(connection):  # type: ignore[no-untyped-def]
+        def _begin(connection: Any) -> None:
             # Every unit of work holds the write lock from its first statement: a count-then-insert
             # (contingent, neighbourhood cap) can never interleave with another writer.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
