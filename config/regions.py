@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from weerthuis.domain.vocabulary import Role
+
+
+class RegionCode(StrEnum):
+    """Regio's van deze installatie."""
+
+    # One region file per member; a test keeps the two in step. Its docstring is what the start form shows.
+
+    EMMEN = "emmen"
+    FRYSLAN = "fryslan"
 
 
 class RegionConfigError(ValueError):

@@ -11,16 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from itertools import count
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, runtime
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput, read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key
+from pydantic import Field
 
+from config.regions import RegionCode
 from flows import forms
 from flows.summary import case_summary
 from tasks.actions import deliver_pending_actions
+from tasks.pages import show_progress
 from weerthuis.bootstrap import App, app
 from weerthuis.casedb.quota import Refused
 from weerthuis.casework import CaseView
@@ -266,19 +270,34 @@ class WrongRegion(ValueError):
     pass
 
 
-@flow(name="outflow-case", flow_run_name="{case_reference}", persist_result=False)
-def outflow_case(case_reference: str, region: str) -> str:
-    """Take one case through readiness, nomination, offer, tenancy, support and its first follow-up review."""
+# Prefect titles a parameter by its name and describes it from the docstring: the form a coordinator fills in
+# with "Run → Custom run" is Dutch because these names and the docstring are.
+CaseReference = Annotated[str, Field(pattern=r"^WT-\d{4}-\d{4}$")]
+
+
+@flow(name="outflow-case", flow_run_name="{zaakreferentie}", persist_result=False)
+def outflow_case(zaakreferentie: CaseReference, regio: RegionCode) -> str:
+    """Take one case through readiness, nomination, offer, tenancy, support and its first follow-up review.
+
+    Args:
+        zaakreferentie: De zaakreferentie uit de aanmelding, bijvoorbeeld WT-2026-0042. Persoonsgegevens horen
+            hier niet: die staan in de zaakdatabase.
+        regio: De regio waar de zaak is aangemeld.
+    """
+    case_reference, region = zaakreferentie, regio
     application = app()
     casework = application.casework
     case = casework.view(case_reference)
     if case.region != region:
         raise WrongRegion(f"Zaak {case_reference} hoort bij regio {case.region}, niet bij {region}.")
 
+    flow_run_id = UUID(runtime.flow_run.id)
+    casework.attach_run(case_reference, str(flow_run_id))
     casework.start_assessment(case_reference)
     while True:
         deliver_pending_actions(case_reference)
         case = casework.view(case_reference)
+        show_progress(case, flow_run_id)
         if run_is_done(case):
             get_run_logger().info("Zaak %s: %s", case_reference, case.stage.label)
             return case.stage.value

@@ -97,6 +97,7 @@ class CaseView:
     reviews_held: int
     next_review_on: date | None
     history: tuple[HistoryLine, ...]
+    flow_run_id: str | None = None
 
     @property
     def is_waiting(self) -> bool:
@@ -235,6 +236,7 @@ class Casework:
                 corporation=nomination,
                 reviews_held=reviews,
                 next_review_on=case.next_review_on,
+                flow_run_id=case.flow_run_id,
                 history=tuple(
                     HistoryLine(local(r.at), r.event, Stage(r.from_stage), Stage(r.to_stage), r.decided_by, r.reason)
                     for r in rows
@@ -491,6 +493,26 @@ class Casework:
             corporation = _current_corporation(session, case)
             if person.organisation != corporation:
                 raise UnknownDecider(f"'{code}' werkt niet bij {region.corporation(corporation).name}.")
+
+    def attach_run(self, reference: str, flow_run_id: str) -> None:
+        """Remember which flow run carries the case (a case has one outflow run)."""
+        with self._uow() as uow:
+            case = uow.case(reference, lock=True)
+            if case.flow_run_id != flow_run_id:
+                case.flow_run_id = flow_run_id
+                uow.commit()
+
+    def waiting_cases(self) -> list[CaseView]:
+        """Every case that waits on someone, oldest due date first."""
+        with self._uow() as uow:
+            references = (
+                uow.session.execute(
+                    select(Case.reference).where(Case.waiting_for.is_not(None)).order_by(Case.due_on, Case.reference)
+                )
+                .scalars()
+                .all()
+            )
+        return [self.view(reference) for reference in references]
 
     def start_assessment(self, reference: str) -> None:
         """The flow picked the case up: readiness assessment starts and the case manager is asked for a ZRM."""

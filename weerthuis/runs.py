@@ -19,7 +19,7 @@ def start_case(reference: str, region: str) -> FlowRun:
     """Start (or find) the one outflow run of a case; only the reference and region reach Prefect."""
     return run_deployment(
         OUTFLOW_DEPLOYMENT,
-        parameters={"case_reference": reference, "region": region},
+        parameters={"zaakreferentie": reference, "regio": region},
         timeout=0,
         idempotency_key=f"outflow-case-{reference}",
         tags=[f"regio:{region}"],

@@ -202,7 +202,7 @@ def test_a_case_goes_from_registration_to_first_follow_up_through_prefect(
     assert_nothing_personal_in_prefect(run.id, reference)
 
 
-def assert_nothing_personal_in_prefect(run_id: UUID, reference: str) -> None:
+def assert_nothing_personal_in_prefect(run_id: UUID, reference: str, stage: str = "nazorg") -> None:
     """Parameters, run inputs, logs, names of the run and its tasks: none holds the client's personal data."""
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(run_id)
@@ -214,7 +214,8 @@ def assert_nothing_personal_in_prefect(run_id: UUID, reference: str) -> None:
             )
             logs += page
         task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])), limit=200)
-    assert run.name == reference and run.parameters == {"case_reference": reference, "region": "emmen"}
+        artifacts = client.read_artifacts(limit=200)
+    assert run.name == f"{reference} · {stage}" and run.parameters == {"zaakreferentie": reference, "regio": "emmen"}
     assert inputs and logs and task_runs
     seen = json.dumps(
         [
@@ -223,6 +224,7 @@ def assert_nothing_personal_in_prefect(run_id: UUID, reference: str) -> None:
             [i.value for i in inputs],
             [log.message for log in logs],
             [t.name for t in task_runs],
+            [str(a.data) for a in artifacts],
         ],
         ensure_ascii=False,
     )
@@ -280,3 +282,36 @@ def test_a_nomination_beyond_the_contingent_is_refused_and_asked_again(app: App)
     assert answer_form(run.id, {"corporation": "lefier", "decided_by": "EMM-TP-01"}).accepted
     desk.next_form("nomination-1-response")
     assert app.casework.view(reference).corporation == "lefier"
+
+
+def test_run_name_case_page_and_worklist_follow_the_case(app: App) -> None:
+    from tasks.pages import latest_artifact
+
+    reference = register(app)
+    run = start_case(reference, "emmen")
+    desk = Desk(run.id)
+    desk.answer("readiness-1-assessment", zrm())
+    desk.answer("readiness-1-decision", {"verdict": "klaar voor uitstroom", "decided_by": "EMM-TP-01"})
+    desk.answer("nomination-1-proposal", {"corporation": "domesta", "decided_by": "EMM-TP-01"})
+    desk.next_form("nomination-1-response")
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(run.id)
+    assert flow_run.name == f"{reference} · voordracht"
+    assert {"regio:emmen", "corporatie:domesta"} <= set(flow_run.tags)
+
+    page = latest_artifact(f"case-{reference.lower()}")
+    assert page is not None and page.type == "markdown"
+    assert f"# Zaak {reference}" in page.data
+    assert "**Wacht op** woonconsulent (Domesta): reactie op de voordracht, uiterlijk" in page.data
+    assert f"/runs/flow-run/{run.id})" in page.data
+    assert "| voordracht |" in page.data and "| EMM-TP-01 |" in page.data
+
+    table = latest_artifact("werkvoorraad")
+    assert table is not None and table.type == "table"
+    rows = {row["zaak"]: row for row in json.loads(table.data)}
+    assert rows[reference]["wacht op"] == "woonconsulent (Domesta)"
+    assert rows[reference]["stap"] == "reactie op de voordracht"
+    assert rows[reference]["te laat"] == "nee"
+    assert rows[reference]["formulier"].endswith(f"/runs/flow-run/{run.id}")
+    assert_nothing_personal_in_prefect(run.id, reference, stage="voordracht")

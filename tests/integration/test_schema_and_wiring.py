@@ -64,4 +64,4 @@ def test_prefect_yaml_deploys_the_outflow_flow_with_only_pseudonymous_parameters
 
     flow = getattr(import_module(module.removesuffix(".py").replace("/", ".")), name)
     assert flow.name == "outflow-case"
-    assert list(inspect.signature(flow.fn).parameters) == ["case_reference", "region"]
+    assert list(inspect.signature(flow.fn).parameters) == ["zaakreferentie", "regio"]

@@ -79,6 +79,8 @@ class Case(Base):
     due_on: Mapped[date | None] = mapped_column(Date)
     refusals: Mapped[int] = mapped_column(default=0)
     next_review_on: Mapped[date | None] = mapped_column(Date)
+    # The Prefect flow run that carries the case, for links from the worklist and case page.
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
 
     client: Mapped[Client] = relationship()
     history: Mapped[list[Transition]] = relationship(order_by="Transition.seq", viewonly=True)
