@@ -69,7 +69,7 @@ def case_page(case: CaseView, region: Region, *, ui_url: str, today: date) -> st
     url = run_url(ui_url, case.flow_run_id)
     if url:
         lines += ["", f"[Open de run van deze zaak (knop *Resume* voor het formulier)]({url})"]
-    lines += ["", "## Fasen", "", *stage_timeline(case), "", case_summary(case, region)]
+    lines += ["", "## Fasen", "", *stage_timeline(case), "", case_summary(case, region, moment="%d-%m-%Y %H:%M")]
     return "\n".join(lines)
 
 

@@ -8,7 +8,8 @@ from weerthuis.domain.moves import EVENT_LABELS, Event
 from weerthuis.domain.steps import STEPS
 
 
-def case_summary(case: CaseView, region: Region, *, rejected: str | None = None) -> str:
+def case_summary(case: CaseView, region: Region, *, rejected: str | None = None, moment: str = "%d-%m-%Y") -> str:
+    """The summary above a form; `moment` formats history times (dates only: the form dialog is narrow)."""
     lines = []
     if rejected:
         lines += [f"> **Vorige invoer is afgewezen:** {rejected}", ">", "> Vul het formulier opnieuw in.", ""]
@@ -43,5 +44,5 @@ def case_summary(case: CaseView, region: Region, *, rejected: str | None = None)
             what += f" → {line.to_stage.label}"
         if line.reason:
             what += f" ({line.reason})"
-        lines.append(f"| {line.at:%d-%m-%Y %H:%M} | {what} | {line.decided_by} |")
+        lines.append(f"| {line.at.strftime(moment)} | {what} | {line.decided_by} |")
     return "\n".join(lines)

@@ -24,6 +24,8 @@ def start_case(reference: str, region: str) -> FlowRun:
         idempotency_key=f"outflow-case-{reference}",
         tags=[f"regio:{region}"],
         as_subflow=False,
+        # Always the blocking call, also from a thread that runs an event loop (Playwright's sync API does).
+        _sync=True,  # type: ignore[call-arg]
     )
 
 

@@ -38,5 +38,5 @@ def test_summary_shows_stage_waiting_party_due_date_and_a_dutch_history() -> Non
     assert "| Wacht op | domesta: woning aanbieden |" in text
     assert "| Uiterlijk | 13-04-2026 |" in text
     assert "| Weigeringen | 1 van 2 |" in text
-    assert "| 02-03-2026 09:30 | aanbod geweigerd (huur te hoog) | EMM-TB-01 |" in text
-    assert "| 02-03-2026 09:30 | voordracht geaccepteerd → bemiddeling en aanbod | EMM-DOM-01 |" in text
+    assert "| 02-03-2026 | aanbod geweigerd (huur te hoog) | EMM-TB-01 |" in text
+    assert "| 02-03-2026 | voordracht geaccepteerd → bemiddeling en aanbod | EMM-DOM-01 |" in text

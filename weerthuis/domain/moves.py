@@ -61,7 +61,7 @@ class Event(StrEnum):
 
 EVENT_LABELS: dict[Event, str] = {
     Event.CASE_REGISTERED: "aangemeld",
-    Event.ASSESSMENT_STARTED: "beoordeling woonvaardigheid gestart",
+    Event.ASSESSMENT_STARTED: "beoordeling gestart",
     Event.ASSESSMENT_RECORDED: "ZRM-meting vastgelegd",
     Event.READINESS_APPROVED: "klaar voor uitstroom",
     Event.READINESS_POSTPONED: "nog niet klaar",
