@@ -72,6 +72,13 @@ class DueDays(_Strict):
     review: int = Field(gt=0, description="days after the review date that the review form is due")
 
 
+class Reminders(_Strict):
+    """When the people a step waits on are reminded, and when the coordinator hears it is stuck."""
+
+    days_before_due: int = Field(default=2, ge=1, description="days before the due date of the first reminder")
+    escalate_days_after_due: int = Field(default=3, ge=1, description="days past due of the escalation")
+
+
 class Region(_Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     name: str
@@ -80,6 +87,7 @@ class Region(_Strict):
     reassessment_days: int = Field(gt=0, description="wait before re-assessing a case that is not yet ready")
     follow_up_months: list[int] = Field(min_length=1)
     due_days: DueDays
+    reminders: Reminders = Reminders()
     corporations: list[Corporation] = Field(min_length=1)
     neighbourhoods: list[Neighbourhood] = Field(min_length=1)
     care_providers: list[CareProvider] = Field(min_length=1)

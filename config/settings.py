@@ -18,6 +18,11 @@ class IntegrationSettings(BaseModel):
     fake_ledger: Path | None = None
 
 
+class MailSettings(BaseModel):
+    # The Prefect Block (type "Weer Thuis mailserver") with host, port, security and credentials.
+    server_block: str = "weerthuis-mailserver"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WEERTHUIS_", env_nested_delimiter="__", extra="ignore")
 
@@ -28,6 +33,9 @@ class Settings(BaseSettings):
     # Fernet key for the BSN; without one, a key file is made once in data_dir (demo and tests only).
     bsn_key: SecretStr | None = None
     integrations: IntegrationSettings = IntegrationSettings()
+    mail: MailSettings = MailSettings()
+    # The Prefect UI address people open from a mail; by default the one Prefect derives from its API URL.
+    ui_url: str | None = None
 
     @property
     def database_url(self) -> str:

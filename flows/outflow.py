@@ -24,6 +24,7 @@ from config.regions import RegionCode
 from flows import forms
 from flows.summary import case_summary
 from tasks.actions import deliver_pending_actions
+from tasks.mail import deliver_mail
 from tasks.pages import show_progress
 from weerthuis.bootstrap import App, app
 from weerthuis.casedb.quota import Refused
@@ -266,6 +267,13 @@ def run_is_done(case: CaseView) -> bool:
     return case.waiting_for is None or (case.stage is Stage.FOLLOW_UP and case.reviews_held >= 1)
 
 
+def deliver_case_mail(case_reference: str) -> None:
+    """Send the case's mail now; if the mail server stays away, the mail waits in the outbox for the next round."""
+    state = deliver_mail(case_reference, return_state=True)
+    if state.is_failed():
+        get_run_logger().warning("Zaak %s: mail blijft in de outbox: %s", case_reference, state.message)
+
+
 class WrongRegion(ValueError):
     pass
 
@@ -296,6 +304,7 @@ def outflow_case(zaakreferentie: CaseReference, regio: RegionCode) -> str:
     casework.start_assessment(case_reference)
     while True:
         deliver_pending_actions(case_reference)
+        deliver_case_mail(case_reference)
         case = casework.view(case_reference)
         show_progress(case, flow_run_id)
         if run_is_done(case):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -67,13 +68,13 @@ def publish_case_page(reference: str) -> bool:
 
 
 @task(task_run_name="refresh_worklist", **RETRY)
-def refresh_worklist() -> None:
+def refresh_worklist(today: date | None = None) -> None:
     application = app()
     rows: list[dict[str, Any]] = worklist(
         application.casework.waiting_cases(),
         application.regions,
         ui_url=ui_url(),
-        today=application.casework.today(),
+        today=today or application.casework.today(),
     )
     create_table_artifact(
         table=rows or [{"zaak": "", "fase": "geen zaken wachten"}],

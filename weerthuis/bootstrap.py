@@ -13,6 +13,7 @@ from weerthuis.casedb import quota
 from weerthuis.casedb.engine import make_engine, make_session_factory
 from weerthuis.casedb.migrate import upgrade
 from weerthuis.casework import Casework
+from weerthuis.outbox import Outbox
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class App:
     settings: Settings
     regions: dict[str, Region]
     casework: Casework
+    outbox: Outbox
     corporation: Corporation
     municipality: MunicipalCaseSystem
     care_provider: CareProvider
@@ -31,7 +33,8 @@ def build(settings: Settings, *, migrate: bool = False) -> App:
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
-    casework = Casework(make_session_factory(engine), regions)
+    sessions = make_session_factory(engine)
+    casework = Casework(sessions, regions, ui_url=settings.ui_url or _prefect_ui_url())
     # Contingents and caps follow the region files; synced at start so a new year or a new size takes effect.
     with casework._uow() as uow:  # noqa: SLF001 - bootstrap owns the wiring
         for region in regions.values():
@@ -44,10 +47,17 @@ def build(settings: Settings, *, migrate: bool = False) -> App:
         settings=settings,
         regions=regions,
         casework=casework,
+        outbox=Outbox(sessions, casework.now),
         corporation=FakeCorporation(ledger),
         municipality=FakeMunicipalCaseSystem(ledger),
         care_provider=FakeCareProvider(ledger),
     )
+
+
+def _prefect_ui_url() -> str | None:
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().ui_url
 
 
 @cache

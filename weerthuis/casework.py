@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.regions import Region
+from weerthuis import mailing
 from weerthuis.casedb import quota
 from weerthuis.casedb.models import (
     Action,
@@ -191,10 +192,12 @@ class Casework:
         sessions: sessionmaker[Session],
         regions: dict[str, Region],
         clock: Callable[[], datetime] = lambda: datetime.now(AMSTERDAM),
+        ui_url: str | None = None,
     ) -> None:
         self._sessions = sessions
         self.regions = regions
         self._clock = clock
+        self.ui_url = ui_url  # for links in mail
 
     def now(self) -> datetime:
         return self._clock()
@@ -446,6 +449,7 @@ class Casework:
         if MOVES[move].target is not None:
             where = f"{case.stage}:{case.stage_attempt}"
             self._owe(session, case, where, *STATUS_ACTION, {"reference": case.reference, "stage": case.stage})
+        mailing.mail_for_transition(session, case, region, step.event, now=self.now(), ui_url=self.ui_url)
 
     def _owe(
         self, session: Session, case: Case, where: str, system: str, operation: str, payload: dict[str, Any]
@@ -513,6 +517,25 @@ class Casework:
                 .all()
             )
         return [self.view(reference) for reference in references]
+
+    def send_reminders(self, today: date | None = None) -> dict[str, int]:
+        """Queue the reminders and escalations every waiting case has earned by `today`: case → mails queued."""
+        today = today or self.today()
+        queued: dict[str, int] = {}
+        with self._uow() as uow:
+            references = uow.session.execute(
+                select(Case.reference).where(Case.waiting_for.is_not(None)).order_by(Case.reference)
+            ).scalars().all()
+        for reference in references:
+            with self._uow() as uow:
+                case = uow.case(reference, lock=True)
+                count = mailing.remind(
+                    uow.session, case, self.regions[case.region], today, now=self.now(), ui_url=self.ui_url
+                )
+                uow.commit()
+            if count:
+                queued[reference] = count
+        return queued
 
     def start_assessment(self, reference: str) -> None:
         """The flow picked the case up: readiness assessment starts and the case manager is asked for a ZRM."""

@@ -115,6 +115,38 @@ def cmd_start(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mail_server(args: argparse.Namespace) -> int:
+    """Save the SMTP server as a Prefect Block; the password comes from WEERTHUIS_SMTP_PASSWORD, never an argument."""
+    from pydantic import SecretStr
+
+    from notifications.smtp import SmtpServer
+
+    password = os.environ.get("WEERTHUIS_SMTP_PASSWORD")
+    block = SmtpServer(
+        host=args.host,
+        port=args.port,
+        security=args.security,
+        username=args.username,
+        password=SecretStr(password) if password else None,
+        sender=args.sender,
+    )
+    name = Settings().mail.server_block
+    block.save(name, overwrite=True, _sync=True)  # type: ignore[call-arg]
+    print(f"Mailserver {args.host}:{args.port} ({args.security}) bewaard als block '{name}'.")
+    return 0
+
+
+def cmd_preview_mail(args: argparse.Namespace) -> int:
+    """Render every mail with example data, as text, HTML and .eml, for staff to read the wording."""
+    from notifications.preview import write_previews
+
+    written = write_previews(Path(args.out))
+    print(f"{len(written)} voorbeeldmails geschreven in {Path(args.out).resolve()}:")
+    for path in written:
+        print(f"  {path.name}")
+    return 0
+
+
 DEMO_CLIENTS = [
     # Fictional people; the BSNs are the public test numbers that pass the elfproef.
     dict(
@@ -194,6 +226,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for reference, run in runs.items():
             form = wait_for_form(run.id, timeout=180)
             print(f"  {reference} wacht op formulier '{form.key}': {stack.ui_url}/runs/flow-run/{run.id}")
+        print(f"\nMails van de demo komen als .eml-bestand in {stack.maildir}")
         print(f"\nKlaar na {time.monotonic() - started:.0f} s. Open {stack.ui_url}/runs en filter op 'Suspended';")
         print("kies een run en klik op 'Resume' om het formulier in te vullen.")
         if args.exit_when_ready:
@@ -239,6 +272,18 @@ def main(argv: list[str] | None = None) -> int:
     start = sub.add_parser("start", help="start the outflow run of a registered case")
     start.add_argument("reference")
     start.set_defaults(func=cmd_start)
+
+    mail_server = sub.add_parser("mail-server", help="save the SMTP server as a Prefect Block")
+    mail_server.add_argument("--host", required=True)
+    mail_server.add_argument("--port", type=int, default=587)
+    mail_server.add_argument("--security", choices=["starttls", "ssl", "none"], default="starttls")
+    mail_server.add_argument("--username", help="login; the password is read from WEERTHUIS_SMTP_PASSWORD")
+    mail_server.add_argument("--sender", default="Weer Thuis <noreply@weerthuis.example.org>")
+    mail_server.set_defaults(func=cmd_mail_server)
+
+    preview = sub.add_parser("preview-mail", help="render every mail template with example data to files")
+    preview.add_argument("--out", default="mail-preview")
+    preview.set_defaults(func=cmd_preview_mail)
 
     demo = sub.add_parser("demo", help="run the local demo")
     demo.add_argument("--port", type=int, default=4200)

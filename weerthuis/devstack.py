@@ -47,9 +47,12 @@ class LocalStack:
         port: int = 4200,
         extra_env: dict[str, str] | None = None,
         worker_query_seconds: float = 2,
+        smtp_port: int | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
+        self.smtp_port = smtp_port or free_port()
+        self.maildir = self.data_dir / "mail"
         self.logs = self.data_dir / "logs"
         self.processes: list[subprocess.Popen[bytes]] = []
         self.env = {
@@ -118,6 +121,24 @@ class LocalStack:
         self._run(self.prefect("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"))
         self._run(self.prefect("--no-prompt", "deploy", "--all"))
 
+    def start_mail_sink(self, timeout: float = 30) -> None:
+        """A local SMTP server that keeps every mail as an .eml file in `maildir`, and the block pointing at it."""
+        if port_in_use(self.smtp_port):
+            raise StackError(f"Poort {self.smtp_port} op 127.0.0.1 (SMTP) is al in gebruik.")
+        sink = self._spawn(
+            "mail-sink",
+            [sys.executable, "-m", "notifications.sink", "--port", str(self.smtp_port), "--maildir", str(self.maildir)],
+        )
+        deadline = time.monotonic() + timeout
+        while not port_in_use(self.smtp_port):
+            if sink.poll() is not None or time.monotonic() > deadline:
+                raise StackError(f"SMTP-opvang start niet; see {self.logs / 'mail-sink.log'}")
+            time.sleep(0.2)
+        self._run(
+            [sys.executable, "-m", "weerthuis.cli", "mail-server", "--host", "127.0.0.1",
+             "--port", str(self.smtp_port), "--security", "none"]
+        )
+
     def start_worker(self) -> None:
         self._spawn("worker", self.prefect("worker", "start", "--pool", WORK_POOL, "--type", "process"))
 
@@ -125,6 +146,7 @@ class LocalStack:
         try:
             self.start_server()
             self.deploy()
+            self.start_mail_sink()
             self.start_worker()
         except BaseException:
             self.stop()

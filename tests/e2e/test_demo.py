@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from notifications.sink import read_maildir
 from weerthuis.devstack import REPO, free_port
 
 pytestmark = pytest.mark.stack
@@ -41,5 +42,10 @@ def test_demo_brings_up_three_cases_waiting_on_their_forms(tmp_path: Path) -> No
     )
     assert len(waiting) == 3, result.stdout
     assert f"Open http://127.0.0.1:{port}/runs" in result.stdout
+    # Each case manager was mailed for the ZRM; the mails lie where the demo says, as .eml files.
+    maildir = tmp_path / "demo" / "mail"
+    assert f"Mails van de demo komen als .eml-bestand in {maildir}" in result.stdout
+    subjects = sorted(str(m["Subject"]).strip() for m in read_maildir(maildir))
+    assert subjects == sorted(f"Actie nodig: ZRM-meting invullen voor zaak {ref}" for ref in waiting)
     # Nothing personal in what the demo prints: only references and addresses.
     assert "Demo Cliënt" not in result.stdout and "111222333" not in result.stdout

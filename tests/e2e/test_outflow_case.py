@@ -13,6 +13,7 @@ from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
 
 from integrations.fakes import CallLedger
+from notifications.sink import read_maildir
 from tests.integration.helpers import to_nomination
 from weerthuis.bootstrap import App
 from weerthuis.cli import register_client
@@ -198,6 +199,22 @@ def test_a_case_goes_from_registration_to_first_follow_up_through_prefect(
     )
     # A corporation gets housing-relevant facts only: no diagnosis, no ZRM detail, no name.
     assert set(nomination) == {"reference", "corporation", "household_size", "ambulant_support", "care_provider"}
+
+    # The people along the way were mailed through the stack's SMTP sink, each mail once, with a link to the run.
+    mails = [m for m in read_maildir(stack.maildir) if reference in str(m["Subject"])]
+    subjects = [str(m["Subject"]).strip() for m in mails]
+    for opening in (
+        "Actie nodig",
+        "Voordracht voor een woning",
+        "Woningaanbod",
+        "Huurovereenkomst getekend",
+        "Begeleiding aan huis geregeld",
+    ):
+        assert any(subject.startswith(opening) for subject in subjects), (opening, subjects)
+    assert len({m["Message-ID"] for m in mails}) == len(mails) == app.outbox.counts(reference)["sent"]
+    assert app.outbox.counts(reference) == {"sent": len(mails)}
+    link = f"{stack.ui_url}/runs/flow-run/{run.id}"
+    assert all(link in m.get_body(("plain",)).get_content() for m in mails)  # type: ignore[union-attr]
 
     assert_nothing_personal_in_prefect(run.id, reference)
 

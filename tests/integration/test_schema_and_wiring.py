@@ -53,15 +53,25 @@ def test_bootstrap_builds_the_app_with_fakes_and_this_years_quotas(tmp_path: Pat
     assert app.corporation.submit_nomination({"reference": "WT-2026-0001"}, idempotency_key="k1") == receipt
 
 
-def test_prefect_yaml_deploys_the_outflow_flow_with_only_pseudonymous_parameters() -> None:
+def test_prefect_yaml_deploys_each_flow_with_only_pseudonymous_parameters() -> None:
     import inspect
-
-    config = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
-    (deployment,) = config["deployments"]
-    assert deployment["name"] == "outflow-case"
-    module, name = deployment["entrypoint"].split(":")
     from importlib import import_module
 
-    flow = getattr(import_module(module.removesuffix(".py").replace("/", ".")), name)
-    assert flow.name == "outflow-case"
-    assert list(inspect.signature(flow.fn).parameters) == ["zaakreferentie", "regio"]
+    config = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+    parameters = {}
+    for deployment in config["deployments"]:
+        module, name = deployment["entrypoint"].split(":")
+        flow = getattr(import_module(module.removesuffix(".py").replace("/", ".")), name)
+        assert flow.name == deployment["name"]
+        parameters[flow.name] = list(inspect.signature(flow.fn).parameters)
+    assert parameters == {
+        "outflow-case": ["zaakreferentie", "regio"],
+        "reminders": ["peildatum"],
+        "mail-outbox": [],
+    }
+
+
+def test_reminders_run_every_morning_in_dutch_time() -> None:
+    config = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+    (reminders,) = [d for d in config["deployments"] if d["name"] == "reminders"]
+    assert reminders["schedules"] == [{"cron": "0 7 * * *", "timezone": "Europe/Amsterdam"}]
