@@ -10,13 +10,13 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config.regions import Person, Region
 from notifications.events import MailEvent
 from notifications.render import render
-from weerthuis.casedb.models import Assessment, Case, Nomination, Offer, OutboxMail, SupportArrangement
+from weerthuis.casedb.models import Assessment, Case, Lease, Nomination, Offer, OutboxMail, Review, SupportArrangement
 from weerthuis.domain.moves import Event
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.steps import CORPORATION_STEPS, STEPS, Step
@@ -26,6 +26,7 @@ from weerthuis.domain.vocabulary import Role
 ASKING_MAIL: dict[Step, MailEvent] = {
     Step.NOMINATION_RESPONSE: MailEvent.NOMINATION,
     Step.OFFER_RESPONSE: MailEvent.OFFER,
+    Step.REVIEW: MailEvent.FOLLOW_UP_DUE,
 }
 # Mails that tell others an event happened: event → (mail, roles told).
 TELLING_MAIL: dict[Event, tuple[MailEvent, tuple[Role, ...]]] = {
@@ -107,8 +108,6 @@ def _offer_facts(session: Session, case: Case, region: Region) -> dict[str, Any]
 
 
 def _lease_facts(session: Session, case: Case, region: Region) -> dict[str, Any]:
-    from weerthuis.casedb.models import Lease
-
     lease = session.execute(select(Lease).filter_by(case_id=case.id)).scalar_one()
     return {
         "corporation": _name(region.corporations, lease.corporation),
@@ -126,11 +125,17 @@ def _support_facts(session: Session, case: Case, region: Region) -> dict[str, An
     }
 
 
+def _review_facts(session: Session, case: Case, region: Region) -> dict[str, Any]:
+    held = session.execute(select(func.count()).select_from(Review).filter_by(case_id=case.id)).scalar_one()
+    return {"review_number": held + 1, "review_on": case.next_review_on}
+
+
 EVENT_FACTS: dict[MailEvent, Callable[[Session, Case, Region], dict[str, Any]]] = {
     MailEvent.NOMINATION: _nomination_facts,
     MailEvent.OFFER: _offer_facts,
     MailEvent.LEASE_SIGNED: _lease_facts,
     MailEvent.SUPPORT_ARRANGED: _support_facts,
+    MailEvent.FOLLOW_UP_DUE: _review_facts,
 }
 
 

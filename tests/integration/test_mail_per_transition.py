@@ -95,12 +95,12 @@ def test_support_arranged_tells_the_corporation_and_coordinators_and_asks_for_th
     got = received(sink)
     assert (DOMESTA, f"Begeleiding aan huis geregeld: zaak {ref}") in got
     assert {a for a, s in got if s.startswith("Begeleiding aan huis geregeld")} == {DOMESTA, *COORDINATORS}
-    assert (CASE_MANAGER, f"Actie nodig: nazorgmoment houden voor zaak {ref}") in got
+    assert (CASE_MANAGER, f"Nazorgmoment 1 voor zaak {ref} op 02-06-2026") in got  # support started 02-03
     # Each review is its own request: after the first, the second is asked for once.
     before = len(got)
     review(casework, ref, 1, ReviewOutcome.CONTINUE)
     deliver(outbox, server_for(sink), ref, casework.now)
-    assert received(sink)[before:] == [(CASE_MANAGER, f"Actie nodig: nazorgmoment houden voor zaak {ref}")]
+    assert received(sink)[before:] == [(CASE_MANAGER, f"Nazorgmoment 2 voor zaak {ref} op 02-09-2026")]
 
 
 def test_every_mail_is_multipart_dutch_and_carries_no_personal_data(
