@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from enum import StrEnum
 from functools import cache
@@ -79,6 +80,38 @@ class Reminders(_Strict):
     escalate_days_after_due: int = Field(default=3, ge=1, description="days past due of the escalation")
 
 
+URL = r"^https?://\S+$"
+# Every stage a case can enter after registration, and the end stages among them (results belong to these).
+_TRACKED_STAGES = ("readiness", "nomination", "offer", "tenancy", "support", "follow_up")
+_END_STAGES = ("closed", "withdrawn", "relapsed", "evicted", "moved")
+
+
+class CaseSystem(_Strict):
+    """The municipality's zaaksysteem (ZGW Zaken API) for this region: which block, whose zaken, which types."""
+
+    block: str = Field(description="name of the ZGW Zaken API block (Prefect UI → Blocks)")
+    bronorganisatie: str = Field(pattern=r"^\d{9}$", description="RSIN of the municipality")
+    zaaktype: str = Field(pattern=URL, description="the outflow zaaktype in the Catalogi API")
+    statustypen: dict[str, str] = Field(description="stage → statustype URL; an end stage's is the eindstatus")
+    resultaattypen: dict[str, str] = Field(description="end stage → resultaattype URL")
+    roltype_trajectbegeleider: str | None = Field(default=None, pattern=URL)
+
+    @model_validator(mode="after")
+    def _types(self) -> CaseSystem:
+        known = set(_TRACKED_STAGES) | set(_END_STAGES)
+        for kind, types in (("statustypen", self.statustypen), ("resultaattypen", self.resultaattypen)):
+            unknown = sorted(set(types) - known)
+            if unknown:
+                raise ValueError(f"{kind}: onbekende fase {', '.join(unknown)}")
+            bad = sorted(stage for stage, url in types.items() if not re.match(URL, url))
+            if bad:
+                raise ValueError(f"{kind}: geen URL bij {', '.join(bad)}")
+        missing = sorted(set(_END_STAGES) - set(self.resultaattypen))
+        if missing:
+            raise ValueError(f"resultaattypen: ontbreekt voor {', '.join(missing)}")
+        return self
+
+
 class Region(_Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     name: str
@@ -88,6 +121,7 @@ class Region(_Strict):
     follow_up_months: list[int] = Field(min_length=1)
     due_days: DueDays
     reminders: Reminders = Reminders()
+    zaaksysteem: CaseSystem | None = None
     corporations: list[Corporation] = Field(min_length=1)
     neighbourhoods: list[Neighbourhood] = Field(min_length=1)
     care_providers: list[CareProvider] = Field(min_length=1)

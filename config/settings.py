@@ -12,8 +12,9 @@ REGIONS_DIR = Path(__file__).parent / "regions"
 
 
 class IntegrationSettings(BaseModel):
-    # Only in-process fakes exist yet; real HTTP adapters arrive with their own settings blocks.
-    mode: Literal["fake"] = "fake"
+    # "http": the httpx adapters, endpoints and secrets from Prefect Blocks (the zaaksysteem so far; the other
+    # systems follow). "fake": in-process fakes, for tests of the case logic without servers.
+    mode: Literal["fake", "http"] = "fake"
     # Where the fakes keep what they received, so a test or a person can count it from another process.
     fake_ledger: Path | None = None
 

@@ -20,6 +20,7 @@ from weerthuis.domain.vocabulary import (
     LivingSituation,
     NominationAnswer,
     OfferAnswer,
+    ProblemDecision,
     ReadinessVerdict,
     RefusalReason,
     ReviewOutcome,
@@ -226,4 +227,20 @@ def review_form(case_managers: list[str]) -> type[RunInput]:
         support_reached=(YesNo, Field(title="Wordt de begeleiding bereikt?")),
         outcome=(_values(ReviewOutcome), Field(title="Uitkomst")),
         decided_by=_decided_by(case_managers, "trajectbegeleider"),
+    )
+
+
+def problem_form(coordinators: list[str]) -> type[RunInput]:
+    """A refused action: the coordinator fixes the cause (data, configuration) and has it tried again."""
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "ProbleemMetKoppeling",
+        __base__=RunInput,
+        decision=(
+            _values(ProblemDecision),
+            Field(
+                title="Wat nu?",
+                description="Opnieuw proberen nadat de oorzaak is verholpen, of: is het buiten Weer Thuis geregeld.",
+            ),
+        ),
+        decided_by=_decided_by(coordinators, "coördinator"),
     )

@@ -28,7 +28,7 @@ from tasks.mail import deliver_mail
 from tasks.pages import show_progress
 from weerthuis.bootstrap import App, app
 from weerthuis.casedb.quota import Refused
-from weerthuis.casework import CaseView
+from weerthuis.casework import CaseView, Problem
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.steps import Step
 from weerthuis.domain.vocabulary import (
@@ -36,9 +36,11 @@ from weerthuis.domain.vocabulary import (
     DeclineReason,
     NominationAnswer,
     OfferAnswer,
+    ProblemDecision,
     ReadinessVerdict,
     RefusalReason,
     ReviewOutcome,
+    Role,
     WmoDecision,
 )
 from weerthuis.domain.zrm import ZrmAssessment, ZrmDomain
@@ -262,6 +264,31 @@ GATES: dict[Step, Callable[[App, CaseView], None]] = {
 }
 
 
+def await_problem(application: App, case: CaseView, problem: Problem) -> None:
+    """Another system refused an action: the coordinator sees why, fixes the cause, and has it tried again.
+
+    One form per refusal (`probleem-<action>-<tries>`), so a second refusal after a retry asks again.
+    """
+    casework, region = application.casework, application.regions[case.region]
+    key = f"probleem-{problem.id}-{problem.tries}"
+    coordinators = [p.code for p in region.people_with(Role.COORDINATOR)]
+    form = forms.problem_form(coordinators)
+    answer = given_answer(form, key)
+    if answer is None:
+        get_run_logger().warning("Zaak %s: %s", case.reference, case.problem)
+        explanation = (
+            f"**Probleem:** {case.problem}\n\nLos de oorzaak op (gegevens van de zaak, de regio-instellingen of "
+            "het block van de koppeling) en kies *opnieuw proberen*; of kies *handmatig afgehandeld* als het "
+            "buiten Weer Thuis is geregeld."
+        )
+        answer = suspend_flow_run(
+            wait_for_input=forms.prefilled(form, f"{explanation}\n\n{case_summary(case, region)}"),
+            key=key,
+            timeout=None,
+        )
+    casework.settle_problem(problem.key, ProblemDecision(answer.decision), answer.decided_by)
+
+
 def run_is_done(case: CaseView) -> bool:
     """This run ends at an end state or once the first follow-up review is held; later reviews run on schedule."""
     return case.waiting_for is None or (case.stage is Stage.FOLLOW_UP and case.reviews_held >= 1)
@@ -303,7 +330,10 @@ def outflow_case(zaakreferentie: CaseReference, regio: RegionCode) -> str:
     casework.attach_run(case_reference, str(flow_run_id))
     casework.start_assessment(case_reference)
     while True:
-        deliver_pending_actions(case_reference)
+        for problem in casework.refused_actions(case_reference):
+            await_problem(application, casework.view(case_reference), problem)
+        if not deliver_pending_actions(case_reference):
+            continue  # a system refused: the coordinator is asked first
         deliver_case_mail(case_reference)
         case = casework.view(case_reference)
         show_progress(case, flow_run_id)

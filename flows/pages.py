@@ -66,6 +66,8 @@ def case_page(case: CaseView, region: Region, *, ui_url: str, today: date) -> st
         lines.append(f"**Wacht op** {waiting_party(case, region)}: {step.label}, {due}{late}.")
     else:
         lines.append(f"**Fase:** {case.stage.label}; de zaak wacht op niemand.")
+    if case.problem:
+        lines += ["", f"**Probleem met een koppeling** (wacht op de coördinator): {case.problem}"]
     url = run_url(ui_url, case.flow_run_id)
     if url:
         lines += ["", f"[Open de run van deze zaak (knop *Resume* voor het formulier)]({url})"]
@@ -90,6 +92,7 @@ def worklist(cases: list[CaseView], regions: dict[str, Region], *, ui_url: str, 
                 "sinds": f"{waiting_since(case):%d-%m-%Y}",
                 "uiterlijk": f"{case.due_on:%d-%m-%Y}" if case.due_on else "",
                 "te laat": "ja" if is_overdue(case, today) else "nee",
+                "probleem": case.problem or "",
                 "formulier": run_url(ui_url, case.flow_run_id) or "",
             }
         )

@@ -42,12 +42,9 @@ class MaildirHandler:
         return "250 Message accepted for delivery"
 
 
-def read_maildir(maildir: Path) -> list[EmailMessage]:
+def read_maildir(maildir: Path) -> list[EmailMessage]:  # policy.default parses into EmailMessage
     """The messages a sink kept, oldest first."""
-    return [
-        message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[misc]
-        for path in sorted(maildir.glob("*.eml"))
-    ]
+    return [message_from_bytes(path.read_bytes(), policy=policy.default) for path in sorted(maildir.glob("*.eml"))]
 
 
 class Sink:

@@ -13,7 +13,7 @@ from typing import Any
 from prefect import Task, task
 from prefect.tasks import exponential_backoff
 
-from integrations.ports import TransientFailure
+from integrations.ports import CounterpartRefused, TransientFailure
 from weerthuis.bootstrap import App, app
 
 
@@ -36,8 +36,12 @@ def _deliver(key: str, call: Callable[[App, dict[str, Any], str], str]) -> None:
     _system, _operation, payload = casework.action(key)
     try:
         call(application, payload, key)
+    except CounterpartRefused as exc:
+        casework.action_failed(key, str(exc))
+        casework.action_refused(key, str(exc))
+        raise
     except Exception as exc:
-        casework.action_failed(key, f"{type(exc).__name__}: {exc}")
+        casework.action_failed(key, str(exc) if isinstance(exc, TransientFailure) else f"{type(exc).__name__}: {exc}")
         raise
     casework.action_done(key)
 
@@ -84,8 +88,17 @@ ACTION_TASKS: dict[str, Task[[str], None]] = {
 }
 
 
-def deliver_pending_actions(reference: str) -> None:
-    """Deliver, in order, everything the case still owes; a failure stops here and leaves the rest pending."""
-    for key in app().casework.pending_actions(reference):
+def deliver_pending_actions(reference: str) -> bool:
+    """Deliver, in order, everything the case still owes; tells whether all went.
+
+    An action that fails for good — refused, or the counterpart still away after every retry — is marked refused
+    and stops the rest: the flow then asks a coordinator what to do, instead of failing the run.
+    """
+    casework = app().casework
+    for key in casework.pending_actions(reference):
         operation = key.rsplit(":", 1)[1]
-        ACTION_TASKS[operation](key)
+        state = ACTION_TASKS[operation](key, return_state=True)
+        if state.is_failed():
+            casework.action_refused(key, casework.action_error(key) or str(state.message))
+            return False
+    return True

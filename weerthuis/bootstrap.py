@@ -41,15 +41,19 @@ def build(settings: Settings, *, migrate: bool = False) -> App:
             for year in (casework.today().year, casework.today().year + 1):
                 quota.sync_quotas(uow.session, region, year)
         uow.commit()
-    # Only fakes exist so far; real HTTP adapters are chosen here once they exist (settings.integrations.mode).
     ledger = CallLedger(settings.ledger_path)
+    municipality: MunicipalCaseSystem = FakeMunicipalCaseSystem(ledger)
+    if settings.integrations.mode == "http":
+        from integrations.zgw import RegionalCaseSystems
+
+        municipality = RegionalCaseSystems({c: r.zaaksysteem for c, r in regions.items() if r.zaaksysteem})
     return App(
         settings=settings,
         regions=regions,
         casework=casework,
         outbox=Outbox(sessions, casework.now),
         corporation=FakeCorporation(ledger),
-        municipality=FakeMunicipalCaseSystem(ledger),
+        municipality=municipality,
         care_provider=FakeCareProvider(ledger),
     )
 

@@ -45,6 +45,7 @@ from weerthuis.domain.vocabulary import (
     InstitutionType,
     NominationAnswer,
     OfferAnswer,
+    ProblemDecision,
     ReadinessVerdict,
     RefusalReason,
     ReviewOutcome,
@@ -80,6 +81,18 @@ class HistoryLine:
 
 
 @dataclass(frozen=True)
+class Problem:
+    """An action the case could not deliver: which system refused what, how often tried, and why."""
+
+    id: int
+    key: str
+    system: str
+    operation: str
+    tries: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class CaseView:
     """What Prefect-facing code may know of a case: references, stages, dates, codes. No personal data."""
 
@@ -99,6 +112,8 @@ class CaseView:
     next_review_on: date | None
     history: tuple[HistoryLine, ...]
     flow_run_id: str | None = None
+    # An action another system refused, waiting on a coordinator: "zaaksysteem: …reason…".
+    problem: str | None = None
 
     @property
     def is_waiting(self) -> bool:
@@ -127,7 +142,12 @@ Payload = Callable[[Session, Case], dict[str, Any]]
 
 
 def _case_payload(session: Session, case: Case) -> dict[str, Any]:
-    return {"reference": case.reference, "region": case.region, "institution_type": case.institution_type}
+    return {
+        "reference": case.reference,
+        "region": case.region,
+        "institution_type": case.institution_type,
+        "case_manager": case.registered_by,
+    }
 
 
 def _nomination_payload(session: Session, case: Case) -> dict[str, Any]:
@@ -172,6 +192,13 @@ EVENT_ACTIONS: dict[Event, list[tuple[str, str, Payload]]] = {
     Event.SUPPORT_ARRANGED: [("care_provider", "request_support", _support_payload)],
 }
 STATUS_ACTION = ("municipality", "set_status")
+SYSTEM_LABELS = {"municipality": "zaaksysteem", "corporation": "corporatie", "care_provider": "zorgaanbieder"}
+
+
+def _problem_text(system: str, reason: str | None) -> str:
+    """`zaaksysteem: POST zaken geweigerd (400): …`, naming the system once."""
+    label, reason = SYSTEM_LABELS.get(system, system), reason or "onbekende fout"
+    return reason if reason.startswith(f"{label}:") else f"{label}: {reason}"
 
 
 def _current(session: Session, model: type[Nomination] | type[Offer], case: Case) -> Any:
@@ -224,6 +251,12 @@ class Casework:
             reviews = uow.session.execute(
                 select(func.count()).select_from(Review).filter_by(case_id=case.id)
             ).scalar_one()
+            problem = uow.session.execute(
+                select(Action.system, Action.last_error)
+                .filter_by(case_id=case.id, status="refused")
+                .order_by(Action.id)
+                .limit(1)
+            ).first()
             return CaseView(
                 reference=case.reference,
                 region=case.region,
@@ -240,6 +273,7 @@ class Casework:
                 reviews_held=reviews,
                 next_review_on=case.next_review_on,
                 flow_run_id=case.flow_run_id,
+                problem=_problem_text(*problem) if problem else None,
                 history=tuple(
                     HistoryLine(local(r.at), r.event, Stage(r.from_stage), Stage(r.to_stage), r.decided_by, r.reason)
                     for r in rows
@@ -309,6 +343,44 @@ class Casework:
             action = uow.session.execute(select(Action).filter_by(key=key).with_for_update()).scalar_one()
             action.tries += 1
             action.last_error = error[:400]
+            uow.commit()
+
+    def action_error(self, key: str) -> str | None:
+        with self._uow() as uow:
+            return uow.session.execute(select(Action.last_error).filter_by(key=key)).scalar_one()
+
+    def action_refused(self, key: str, reason: str) -> None:
+        """The counterpart refused (or stayed away after every retry): the action waits for a coordinator."""
+        with self._uow() as uow:
+            action = uow.session.execute(select(Action).filter_by(key=key).with_for_update()).scalar_one()
+            if action.status == "pending":
+                action.status, action.last_error = "refused", reason[:400]
+            uow.commit()
+
+    def refused_actions(self, reference: str) -> list[Problem]:
+        """What the case could not deliver and waits on a coordinator for, oldest first."""
+        with self._uow() as uow:
+            case = uow.case(reference)
+            rows = uow.session.execute(
+                select(Action).filter_by(case_id=case.id, status="refused").order_by(Action.id)
+            ).scalars()
+            return [Problem(a.id, a.key, a.system, a.operation, a.tries, a.last_error or "") for a in rows]
+
+    def settle_problem(self, key: str, decision: ProblemDecision, decided_by: str) -> None:
+        """A coordinator's answer to a refused action: try it again, or it was done by hand."""
+        with self._uow() as uow:
+            action = uow.session.execute(select(Action).filter_by(key=key).with_for_update()).scalar_one()
+            case = uow.session.get_one(Case, action.case_id)
+            person = self.regions[case.region].person(decided_by)
+            if person is None or person.role is not Role.COORDINATOR:
+                raise UnknownDecider(f"'{decided_by}' is geen {Role.COORDINATOR.label} in regio {case.region}.")
+            if action.status != "refused":
+                return  # answered already (a replay)
+            if decision is ProblemDecision.RETRY:
+                action.status = "pending"
+            else:
+                action.status, action.done_at = "done", self.now()
+            action.settled_by = decided_by
             uow.commit()
 
     # Registration (outside Prefect: personal data enters here) -------------------------------------------------
@@ -448,7 +520,8 @@ class Casework:
             self._owe(session, case, where, system, operation, payload(session, case))
         if MOVES[move].target is not None:
             where = f"{case.stage}:{case.stage_attempt}"
-            self._owe(session, case, where, *STATUS_ACTION, {"reference": case.reference, "stage": case.stage})
+            status = {"reference": case.reference, "region": case.region, "stage": case.stage}
+            self._owe(session, case, where, *STATUS_ACTION, status)
         mailing.mail_for_transition(session, case, region, step.event, now=self.now(), ui_url=self.ui_url)
 
     def _owe(
@@ -523,9 +596,13 @@ class Casework:
         today = today or self.today()
         queued: dict[str, int] = {}
         with self._uow() as uow:
-            references = uow.session.execute(
-                select(Case.reference).where(Case.waiting_for.is_not(None)).order_by(Case.reference)
-            ).scalars().all()
+            references = (
+                uow.session.execute(
+                    select(Case.reference).where(Case.waiting_for.is_not(None)).order_by(Case.reference)
+                )
+                .scalars()
+                .all()
+            )
         for reference in references:
             with self._uow() as uow:
                 case = uow.case(reference, lock=True)

@@ -136,6 +136,22 @@ def cmd_mail_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_zaaksysteem(args: argparse.Namespace) -> int:
+    """Save a region's zaaksysteem (ZGW Zaken API) as a Prefect Block; the secret from WEERTHUIS_ZGW_SECRET."""
+    from pydantic import SecretStr
+
+    from integrations.zgw import ZgwZakenApi
+
+    secret = os.environ.get("WEERTHUIS_ZGW_SECRET")
+    if not secret:
+        print("Fout: zet het gedeelde geheim in WEERTHUIS_ZGW_SECRET (nooit als argument).", file=sys.stderr)
+        return 2
+    block = ZgwZakenApi(base_url=args.url, client_id=args.client_id, secret=SecretStr(secret))
+    block.save(args.block, overwrite=True, _sync=True)  # type: ignore[call-arg]
+    print(f"Zaaksysteem {args.url} bewaard als block '{args.block}'.")
+    return 0
+
+
 def cmd_preview_mail(args: argparse.Namespace) -> int:
     """Render every mail with example data, as text, HTML and .eml, for staff to read the wording."""
     from notifications.preview import write_previews
@@ -280,6 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     mail_server.add_argument("--username", help="login; the password is read from WEERTHUIS_SMTP_PASSWORD")
     mail_server.add_argument("--sender", default="Weer Thuis <noreply@weerthuis.example.org>")
     mail_server.set_defaults(func=cmd_mail_server)
+
+    zaaksysteem = sub.add_parser("zaaksysteem", help="save a region's ZGW Zaken API as a Prefect Block")
+    zaaksysteem.add_argument("--block", required=True, help="the block name the region file names, e.g. zgw-emmen")
+    zaaksysteem.add_argument("--url", required=True, help="base URL of the Zaken API, e.g. https://…/zaken/api/v1")
+    zaaksysteem.add_argument("--client-id", required=True)
+    zaaksysteem.set_defaults(func=cmd_zaaksysteem)
 
     preview = sub.add_parser("preview-mail", help="render every mail template with example data to files")
     preview.add_argument("--out", default="mail-preview")

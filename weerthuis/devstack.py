@@ -52,6 +52,7 @@ class LocalStack:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.smtp_port = smtp_port or free_port()
+        self.zgw_port = free_port()
         self.maildir = self.data_dir / "mail"
         self.logs = self.data_dir / "logs"
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -69,6 +70,8 @@ class LocalStack:
             "PYTHONPATH": str(REPO),
             "WEERTHUIS_HOME": str(REPO),
             "WEERTHUIS_DATA_DIR": str(self.data_dir),
+            # The flows talk HTTP to the counterparts this stack starts (fakes on loopback, see start_counterparts).
+            "WEERTHUIS_INTEGRATIONS__MODE": "http",
             **(extra_env or {}),
         }
         # The Prefect server's own database: SQLite under data_dir unless a PostgreSQL URL is given.
@@ -92,8 +95,10 @@ class LocalStack:
         self.processes.append(process)
         return process
 
-    def _run(self, args: list[str]) -> None:
-        result = subprocess.run(args, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=300)
+    def _run(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        result = subprocess.run(
+            args, cwd=REPO, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=300
+        )
         if result.returncode != 0:
             raise StackError(f"{' '.join(args[1:4])} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
@@ -135,9 +140,66 @@ class LocalStack:
                 raise StackError(f"SMTP-opvang start niet; see {self.logs / 'mail-sink.log'}")
             time.sleep(0.2)
         self._run(
-            [sys.executable, "-m", "weerthuis.cli", "mail-server", "--host", "127.0.0.1",
-             "--port", str(self.smtp_port), "--security", "none"]
+            [
+                sys.executable,
+                "-m",
+                "weerthuis.cli",
+                "mail-server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.smtp_port),
+                "--security",
+                "none",
+            ]
         )
+
+    def start_counterparts(self, timeout: float = 30) -> None:
+        """The fake zaaksysteem (ZGW Zaken API) on loopback, and each region's block pointing at it."""
+        from config.regions import load_regions
+        from config.settings import REGIONS_DIR
+        from integrations.counterparts.zgw import API, DEMO_SECRET
+
+        fake = self._spawn(
+            "zaaksysteem",
+            [
+                sys.executable,
+                "-m",
+                "integrations.counterparts.zgw",
+                "--port",
+                str(self.zgw_port),
+                "--client",
+                f"weerthuis:{DEMO_SECRET}",
+                "--ledger",
+                str(self.data_dir / "fake-counterparts.sqlite"),
+                "--state",
+                str(self.data_dir / "zaaksysteem.json"),
+            ],
+        )
+        deadline = time.monotonic() + timeout
+        while not port_in_use(self.zgw_port):
+            if fake.poll() is not None or time.monotonic() > deadline:
+                raise StackError(f"nep-zaaksysteem start niet; see {self.logs / 'zaaksysteem.log'}")
+            time.sleep(0.2)
+        regions_dir = Path(self.env.get("WEERTHUIS_REGIONS_DIR", REGIONS_DIR))
+        for region in load_regions(regions_dir).values():
+            if region.zaaksysteem is None:
+                continue
+            self._run(
+                [
+                    sys.executable,
+                    "-m",
+                    "weerthuis.cli",
+                    "zaaksysteem",
+                    "--block",
+                    region.zaaksysteem.block,
+                    "--url",
+                    f"http://127.0.0.1:{self.zgw_port}{API}",
+                    "--client-id",
+                    "weerthuis",
+                ],
+                env={"WEERTHUIS_ZGW_SECRET": DEMO_SECRET},
+            )
 
     def start_worker(self) -> None:
         self._spawn("worker", self.prefect("worker", "start", "--pool", WORK_POOL, "--type", "process"))
@@ -147,6 +209,7 @@ class LocalStack:
             self.start_server()
             self.deploy()
             self.start_mail_sink()
+            self.start_counterparts()
             self.start_worker()
         except BaseException:
             self.stop()

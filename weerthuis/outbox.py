@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ColumnElement
 
@@ -46,11 +47,12 @@ class Outbox:
         """Take the row for sending, or None if another deliverer has it or it is done."""
         now = self._clock()
         with self._sessions() as session, session.begin():
-            taken = session.execute(
+            result = session.execute(
                 update(OutboxMail)
                 .where(OutboxMail.id == mail_id, _deliverable(now))
                 .values(status="sending", claimed_at=now)
-            ).rowcount
+            )
+            taken = cast(CursorResult[Any], result).rowcount
             if not taken:
                 return None
             row = session.get_one(OutboxMail, mail_id)

@@ -180,6 +180,7 @@ def test_a_case_goes_from_registration_to_first_follow_up_through_prefect(
     assert sorted(operation for _, operation, _ in calls) == sorted(
         [
             "register_case",
+            "add_role",
             "set_status",
             "set_status",
             "set_status",
@@ -332,3 +333,41 @@ def test_run_name_case_page_and_worklist_follow_the_case(app: App) -> None:
     assert rows[reference]["te laat"] == "nee"
     assert rows[reference]["formulier"].endswith(f"/runs/flow-run/{run.id}")
     assert_nothing_personal_in_prefect(run.id, reference, stage="voordracht")
+
+
+def test_a_refusal_by_the_zaaksysteem_waits_on_the_coordinator_and_a_retry_goes_through(
+    app: App, stack: LocalStack, ledger: CallLedger
+) -> None:
+    """A 400 is not retried: the run asks the coordinator (problem form), the case shows why, a retry succeeds."""
+    import httpx
+
+    from integrations.counterparts.zgw import API
+
+    reference = register(app)
+    run = start_case(reference, "emmen")
+    desk = Desk(run.id)
+    desk.answer("readiness-1-assessment", zrm())
+    faults = {"method": "POST", "path": f"{API}/statussen", "plan": ["400"]}
+    httpx.post(f"http://127.0.0.1:{stack.zgw_port}/_faults", json=faults).raise_for_status()
+    desk.answer("readiness-1-decision", {"verdict": "klaar voor uitstroom", "decided_by": "EMM-TP-01"})
+
+    form = wait_for_form(run.id, after_key="readiness-1-decision")
+    assert form.key.startswith("probleem-") and form.key.endswith("-1")
+    desk.last_key = form.key
+    assert "**Probleem:** zaaksysteem: POST statussen geweigerd (400): Geplande storing 400" in (form.description or "")
+    assert form.schema["properties"]["decision"]["enum"] == ["opnieuw proberen", "handmatig afgehandeld"]
+    case = app.casework.view(reference)
+    assert case.stage is Stage.NOMINATION and case.problem is not None and "(400)" in case.problem
+    with get_client(sync_client=True) as client:
+        (status_run,) = [
+            t
+            for t in client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+            if t.name == f"set_status {reference}:nomination:1:set_status"
+        ]
+    assert status_run.run_count == 1 and status_run.state is not None and status_run.state.is_failed()
+
+    assert answer_form(run.id, {"decision": "opnieuw proberen", "decided_by": "EMM-TP-02"}).accepted
+    desk.next_form("nomination-1-proposal")
+    assert app.casework.view(reference).problem is None
+    statuses = [k for _, op, k, _ in ledger.calls("municipality") if op == "set_status" and k.startswith(reference)]
+    assert statuses == [f"{reference}:readiness:1:set_status", f"{reference}:nomination:1:set_status"]

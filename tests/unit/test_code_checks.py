@@ -1,11 +1,20 @@
-"""ruff on the whole tree and mypy on the core (domain, case database, commands, config), as part of the suite."""
+"""ruff on the whole tree and mypy on the core (domain, case database, commands, mail, integrations, config)."""
 
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CORE = ["weerthuis/domain", "weerthuis/casedb", "weerthuis/casework.py", "config"]
+CORE = [
+    "weerthuis/domain",
+    "weerthuis/casedb",
+    "weerthuis/casework.py",
+    "weerthuis/mailing.py",
+    "weerthuis/outbox.py",
+    "config",
+    "notifications",
+    "integrations",
+]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

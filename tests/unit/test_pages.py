@@ -69,6 +69,7 @@ def test_worklist_lists_waiting_cases_most_urgent_first_with_overdue_marked() ->
         "sinds": "05-03-2026",
         "uiterlijk": "09-03-2026",
         "te laat": "ja",
+        "probleem": "",
         "formulier": "http://127.0.0.1:4200/runs/flow-run/abc-123",
     }
     assert rows[1]["wacht op"] == "woonconsulent (Lefier)" and rows[1]["te laat"] == "nee"
@@ -105,3 +106,16 @@ def test_runs_are_named_by_reference_and_stage_and_tagged_by_region_and_corporat
     case = view("WT-2026-0002", Step.OFFER, None, corporation=corporation, stage=Stage.OFFER)
     assert run_name(case) == "WT-2026-0002 · bemiddeling en aanbod"
     assert run_tags(case, ["weer-thuis", "regio:emmen", "corporatie:domesta"]) == expected
+
+
+def test_a_refused_action_shows_on_the_case_page_and_in_the_worklist() -> None:
+    from dataclasses import replace
+
+    stuck = replace(
+        view("WT-2026-0002", Step.NOMINATION_PROPOSAL, date(2026, 3, 9)),
+        problem="zaaksysteem: POST zaken geweigerd (400): zaaktype: Het zaaktype is niet bekend",
+    )
+    page = case_page(stuck, REGIONS["emmen"], ui_url="http://127.0.0.1:4200", today=date(2026, 3, 6))
+    assert "**Probleem met een koppeling** (wacht op de coördinator): zaaksysteem: POST zaken geweigerd (400)" in page
+    (row,) = worklist([stuck], REGIONS, ui_url="http://127.0.0.1:4200", today=date(2026, 3, 6))
+    assert row["probleem"].startswith("zaaksysteem: POST zaken geweigerd (400): zaaktype")

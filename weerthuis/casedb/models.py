@@ -283,11 +283,14 @@ class Action(Base):
     system: Mapped[str] = mapped_column(String(40))
     operation: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending → done; refused (the counterpart said no, or stayed away after every retry) waits for a
+    # coordinator, who has it tried again (pending) or settles it by hand (done, settled_by set).
     status: Mapped[str] = mapped_column(String(20), server_default=text("'pending'"))
     tries: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(400))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    settled_by: Mapped[str | None] = mapped_column(String(40))
 
 
 class OutboxMail(Base):

@@ -81,3 +81,10 @@ class ReviewOutcome(StrEnum):
     RELAPSE = "teruggevallen naar zorg"
     EVICTED = "ontruimd"
     MOVED = "verhuisd naar andere regio"
+
+
+class ProblemDecision(StrEnum):
+    """What a coordinator does with an action another system refused."""
+
+    RETRY = "opnieuw proberen"
+    DONE_BY_HAND = "handmatig afgehandeld"
