@@ -36,6 +36,7 @@ class Corporation(_Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     name: str
     contingent: int = Field(ge=0, description="homes a year put up for mediation to this region's cases")
+    api_block: str | None = Field(default=None, description="name of the corporation's API block, if it has one")
 
 
 class Neighbourhood(_Strict):

@@ -12,16 +12,17 @@ no names or contact details. Every write carries the action's idempotency key, w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from integrations.http import JsonApi, MalformedResponse, require
+from integrations.ports import CounterpartRefused
 from weerthuis.domain.vocabulary import ContractForm, DeclineReason, NominationAnswer
 
 NAME = "corporatie"
@@ -255,3 +256,34 @@ class HttpCorporation:
                 }
             )
         return sorted(found, key=lambda s: s["reported_at"])
+
+
+class Corporations:
+    """The Corporation port over each corporation's own API: the block its region file names (`api_block`)."""
+
+    def __init__(self, blocks: Mapping[str, str], load_block: Callable[[str], CorporationApi] | None = None) -> None:
+        self.blocks = blocks  # corporation code → block name
+        self._load = load_block or _load_block
+        self._open: dict[str, HttpCorporation] = {}
+
+    def _for(self, corporation: str) -> HttpCorporation:
+        name = self.blocks.get(corporation)
+        if name is None:
+            raise CounterpartRefused(f"{NAME}: {corporation} heeft geen koppeling (api_block in het regiobestand)")
+        if name not in self._open:
+            try:
+                block = self._load(name)
+            except ValueError as exc:
+                raise CounterpartRefused(f"{NAME}: block '{name}' ontbreekt ({exc})") from exc
+            self._open[name] = HttpCorporation.from_block(block)
+        return self._open[name]
+
+    def submit_nomination(self, nomination: dict[str, Any], *, idempotency_key: str) -> str:
+        return self._for(nomination["corporation"]).submit_nomination(nomination, idempotency_key=idempotency_key)
+
+    def register_lease(self, lease: dict[str, Any], *, idempotency_key: str) -> str:
+        return self._for(lease["corporation"]).register_lease(lease, idempotency_key=idempotency_key)
+
+
+def _load_block(name: str) -> CorporationApi:
+    return cast(CorporationApi, CorporationApi.load(name, _sync=True))  # type: ignore[call-arg]

@@ -7,6 +7,7 @@ error handling, which would hide it); a test asserts `contract.problems == []` a
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -15,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import yaml
-from openapi_core import OpenAPI
+from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
@@ -27,7 +28,10 @@ def _openapi(path: Path, server_url: str | None) -> OpenAPI:
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     if server_url is not None:
         spec["servers"] = [{"url": server_url, "variables": {"port": {"default": "80"}}}]
-    return OpenAPI.from_dict(spec)
+    # Error bodies are application/problem+json (RFC 7807), which openapi-core reads as JSON only when told so.
+    return OpenAPI.from_dict(
+        spec, config=Config(extra_media_type_deserializers={"application/problem+json": json.loads})
+    )
 
 
 class _Request:

@@ -43,16 +43,21 @@ def build(settings: Settings, *, migrate: bool = False) -> App:
         uow.commit()
     ledger = CallLedger(settings.ledger_path)
     municipality: MunicipalCaseSystem = FakeMunicipalCaseSystem(ledger)
+    corporation: Corporation = FakeCorporation(ledger)
     if settings.integrations.mode == "http":
+        from integrations.corporation import Corporations
         from integrations.zgw import RegionalCaseSystems
 
         municipality = RegionalCaseSystems({c: r.zaaksysteem for c, r in regions.items() if r.zaaksysteem})
+        corporation = Corporations(
+            {c.code: c.api_block for r in regions.values() for c in r.corporations if c.api_block}
+        )
     return App(
         settings=settings,
         regions=regions,
         casework=casework,
         outbox=Outbox(sessions, casework.now),
-        corporation=FakeCorporation(ledger),
+        corporation=corporation,
         municipality=municipality,
         care_provider=FakeCareProvider(ledger),
     )

@@ -152,6 +152,21 @@ def cmd_zaaksysteem(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corporatie_api(args: argparse.Namespace) -> int:
+    """Save a corporation's API as a Prefect Block; the key from WEERTHUIS_CORPORATION_API_KEY."""
+    from pydantic import SecretStr
+
+    from integrations.corporation import CorporationApi
+
+    key = os.environ.get("WEERTHUIS_CORPORATION_API_KEY")
+    if not key:
+        print("Fout: zet de API-sleutel in WEERTHUIS_CORPORATION_API_KEY (nooit als argument).", file=sys.stderr)
+        return 2
+    CorporationApi(base_url=args.url, api_key=SecretStr(key)).save(args.block, overwrite=True, _sync=True)  # type: ignore[call-arg]
+    print(f"Corporatie-API {args.url} bewaard als block '{args.block}'.")
+    return 0
+
+
 def cmd_preview_mail(args: argparse.Namespace) -> int:
     """Render every mail with example data, as text, HTML and .eml, for staff to read the wording."""
     from notifications.preview import write_previews
@@ -302,6 +317,13 @@ def main(argv: list[str] | None = None) -> int:
     zaaksysteem.add_argument("--url", required=True, help="base URL of the Zaken API, e.g. https://…/zaken/api/v1")
     zaaksysteem.add_argument("--client-id", required=True)
     zaaksysteem.set_defaults(func=cmd_zaaksysteem)
+
+    corporatie = sub.add_parser("corporatie-api", help="save a corporation's API as a Prefect Block")
+    corporatie.add_argument(
+        "--block", required=True, help="the block name the region file names, e.g. corporatie-domesta"
+    )
+    corporatie.add_argument("--url", required=True, help="base URL of the corporation's API, e.g. https://…/api/v1")
+    corporatie.set_defaults(func=cmd_corporatie_api)
 
     preview = sub.add_parser("preview-mail", help="render every mail template with example data to files")
     preview.add_argument("--out", default="mail-preview")

@@ -53,6 +53,7 @@ class LocalStack:
         self.port = port
         self.smtp_port = smtp_port or free_port()
         self.zgw_port = free_port()
+        self.corporation_port = free_port()
         self.maildir = self.data_dir / "mail"
         self.logs = self.data_dir / "logs"
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -155,51 +156,50 @@ class LocalStack:
         )
 
     def start_counterparts(self, timeout: float = 30) -> None:
-        """The fake zaaksysteem (ZGW Zaken API) on loopback, and each region's block pointing at it."""
+        """Fake counterparts on loopback — the zaaksysteem (ZGW Zaken API) and the corporations — and the blocks
+        the region files name, pointing at them. Each fake keeps what it did in the data folder's ledger."""
         from config.regions import load_regions
         from config.settings import REGIONS_DIR
         from integrations.counterparts.zgw import API, DEMO_SECRET
 
-        fake = self._spawn(
-            "zaaksysteem",
-            [
-                sys.executable,
-                "-m",
-                "integrations.counterparts.zgw",
-                "--port",
-                str(self.zgw_port),
-                "--client",
-                f"weerthuis:{DEMO_SECRET}",
-                "--ledger",
-                str(self.data_dir / "fake-counterparts.sqlite"),
-                "--state",
-                str(self.data_dir / "zaaksysteem.json"),
-            ],
-        )
+        ledger = str(self.data_dir / "fake-counterparts.sqlite")
+        zgw = ["--client", f"weerthuis:{DEMO_SECRET}", "--state", str(self.data_dir / "zaaksysteem.json")]
+        fakes = {
+            "zaaksysteem": ("integrations.counterparts.zgw", self.zgw_port, zgw),
+            "corporaties": ("integrations.counterparts.corporation", self.corporation_port, ["--api-key", DEMO_SECRET]),
+        }
+        for name, (module, port, extra) in fakes.items():
+            self._spawn(name, [sys.executable, "-m", module, "--port", str(port), "--ledger", ledger, *extra])
         deadline = time.monotonic() + timeout
-        while not port_in_use(self.zgw_port):
-            if fake.poll() is not None or time.monotonic() > deadline:
-                raise StackError(f"nep-zaaksysteem start niet; see {self.logs / 'zaaksysteem.log'}")
+        while not all(port_in_use(port) for _, port, _ in fakes.values()):
+            if any(p.poll() is not None for p in self.processes) or time.monotonic() > deadline:
+                raise StackError(f"nep-tegenpartijen starten niet; see {self.logs}")
             time.sleep(0.2)
+
+        def save_block(command: str, block: str, url: str, *extra: str, secret: dict[str, str]) -> None:
+            self._run([sys.executable, "-m", "weerthuis.cli", command, "--block", block, "--url", url, *extra], secret)
+
         regions_dir = Path(self.env.get("WEERTHUIS_REGIONS_DIR", REGIONS_DIR))
         for region in load_regions(regions_dir).values():
-            if region.zaaksysteem is None:
-                continue
-            self._run(
-                [
-                    sys.executable,
-                    "-m",
-                    "weerthuis.cli",
+            for corporation in region.corporations:
+                if corporation.api_block:
+                    url = f"http://127.0.0.1:{self.corporation_port}/api/v1"
+                    save_block(
+                        "corporatie-api",
+                        corporation.api_block,
+                        url,
+                        secret={"WEERTHUIS_CORPORATION_API_KEY": DEMO_SECRET},
+                    )
+            if region.zaaksysteem is not None:
+                url = f"http://127.0.0.1:{self.zgw_port}{API}"
+                save_block(
                     "zaaksysteem",
-                    "--block",
                     region.zaaksysteem.block,
-                    "--url",
-                    f"http://127.0.0.1:{self.zgw_port}{API}",
+                    url,
                     "--client-id",
                     "weerthuis",
-                ],
-                env={"WEERTHUIS_ZGW_SECRET": DEMO_SECRET},
-            )
+                    secret={"WEERTHUIS_ZGW_SECRET": DEMO_SECRET},
+                )
 
     def start_worker(self) -> None:
         self._spawn("worker", self.prefect("worker", "start", "--pool", WORK_POOL, "--type", "process"))

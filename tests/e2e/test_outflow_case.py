@@ -198,8 +198,14 @@ def test_a_case_goes_from_registration_to_first_follow_up_through_prefect(
         for _, op, key, body in ledger.calls("corporation")
         if key.startswith(reference) and op == "submit_nomination"
     )
-    # A corporation gets housing-relevant facts only: no diagnosis, no ZRM detail, no name.
-    assert set(nomination) == {"reference", "corporation", "household_size", "ambulant_support", "care_provider"}
+    # A corporation gets housing-relevant facts only (its contract's fields): no diagnosis, no ZRM detail, no name.
+    assert set(nomination) == {
+        "zaakreferentie",
+        "corporatie",
+        "huishoudgrootte",
+        "ambulanteBegeleiding",
+        "zorgaanbieder",
+    }
 
     # The people along the way were mailed through the stack's SMTP sink, each mail once, with a link to the run.
     mails = [m for m in read_maildir(stack.maildir) if reference in str(m["Subject"])]
