@@ -1,0 +1,259 @@
+"""The care provider (zorgaanbieder) and the municipality's Wmo desk through Weer Thuis' own contract
+(contracts/care-api.yaml).
+
+After the lease is signed, support at home (begeleiding aan huis) is requested from the provider, which confirms it
+with the date support really starts, or refuses it with a reason. The municipality's Wmo decision (beschikking) for
+the case can be read, and at each follow-up review whether support still reaches the client on that date.
+
+The adapter translates at the border: our payloads (English keys, the closed choices of
+`weerthuis.domain.vocabulary`) become the contract's Dutch fields and codes, and what comes back is in our terms.
+Only the fields the contract names leave this process: a case reference, codes and dates — no names or contact
+details. Every write carries the action's idempotency key, which the provider honours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+from integrations.http import JsonApi, MalformedResponse, require
+from weerthuis.domain.vocabulary import WmoDecision
+
+NAME = "zorgaanbieder"
+
+# Ours to the contract's. NOT_NEEDED has no beschikking at all (support is financed otherwise): the contract's null.
+WMO_CODES: dict[WmoDecision, str | None] = {
+    WmoDecision.GRANTED: "toegekend",
+    WmoDecision.APPLIED: "in-behandeling",
+    WmoDecision.NOT_NEEDED: None,
+}
+# The contract's to ours. Our vocabulary has no refusal (support is only arranged without one): None, code kept.
+WMO_DECISIONS: dict[str, WmoDecision | None] = {
+    "toegekend": WmoDecision.GRANTED,
+    "in-behandeling": WmoDecision.APPLIED,
+    "afgewezen": None,
+}
+REQUEST_STATUSES = ("ontvangen", "bevestigd", "afgewezen")
+DECLINE_REASONS = ("geen-capaciteit", "buiten-werkgebied", "doelgroep-past-niet", "geen-financiering", "overig")
+
+
+class CareApi(Block):
+    """De API van een zorgaanbieder en het Wmo-loket volgens het Weer Thuis-contract (care-api.yaml)."""
+
+    _block_type_name = "Weer Thuis zorgaanbieder-API"
+    _block_type_slug = "weerthuis-zorgaanbieder-api"
+    _description = (
+        "Adres en sleutel van de API waarmee Weer Thuis begeleiding aan huis aanvraagt bij een zorgaanbieder, "
+        "de Wmo-beschikking leest en bij evaluaties vraagt of de begeleiding de cliënt bereikt."
+    )
+
+    base_url: str = Field(
+        title="Adres",
+        description="Basis-URL van de zorgaanbieder-API, bijv. https://api.zorgaanbieder.nl/weerthuis/api/v1",
+    )
+    api_key: SecretStr = Field(
+        title="API-sleutel", description="De sleutel die de zorgaanbieder gaf; gaat mee in de header X-Api-Key."
+    )
+    timeout_seconds: float = Field(default=10, gt=0, title="Time-out (seconden)")
+
+
+# Reading the answers: each value checked, so a surprise is a MalformedResponse naming the field -------------------
+
+
+def _text(body: dict[str, Any], field: str, what: str) -> str:
+    value = body[field]
+    if not isinstance(value, str) or not value:
+        raise MalformedResponse(f"{what}: {field} is geen tekst maar {value!r}")
+    return value
+
+
+def _choice(body: dict[str, Any], field: str, choices: tuple[str, ...], what: str) -> str:
+    value = body[field]
+    if value not in choices:
+        raise MalformedResponse(f"{what}: {field} {value!r} is geen van {', '.join(choices)}")
+    return str(value)
+
+
+def _day(body: dict[str, Any], field: str, what: str) -> date:
+    value = body[field]
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise MalformedResponse(f"{what}: {field} is geen datum maar {value!r}") from None
+
+
+def _optional_day(body: dict[str, Any], field: str, what: str) -> date | None:
+    return None if body.get(field) is None else _day(body, field, what)
+
+
+def _moment(body: dict[str, Any], field: str, what: str) -> datetime:
+    value = body[field]
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise MalformedResponse(f"{what}: {field} is geen tijdstip maar {value!r}") from None
+    if moment.tzinfo is None:
+        raise MalformedResponse(f"{what}: {field} {value!r} heeft geen tijdzone")
+    return moment
+
+
+def _list(body: Any, what: str) -> list[Any]:
+    if not isinstance(body, list):
+        raise MalformedResponse(f"{what}: antwoord is geen lijst maar {type(body).__name__}")
+    return body
+
+
+def _given(payload: Mapping[str, Any], field: str, what: str) -> Any:
+    """A field of our own payload; a missing one is our mistake, not the provider's."""
+    try:
+        return payload[field]
+    except KeyError:
+        raise ValueError(f"{what}: {field} ontbreekt in de gegevens van Weer Thuis") from None
+
+
+def wmo_code(value: str) -> str | None:
+    """Our Wmo decision (WmoDecision or its value) as the contract's code; None: no beschikking is needed."""
+    try:
+        return WMO_CODES[WmoDecision(value)]
+    except ValueError:
+        raise ValueError(f"{NAME}: onbekende Wmo-beschikking {value!r}") from None
+
+
+class HttpCareProvider:
+    """The CareProvider port on a provider's API, plus reading its answer, the Wmo decision and whether support
+    reaches the client."""
+
+    def __init__(self, api: JsonApi) -> None:
+        self.api = api
+
+    @classmethod
+    def from_block(cls, block: CareApi, **jsonapi_kwargs: Any) -> HttpCareProvider:
+        """`jsonapi_kwargs` go to JsonApi (event_hooks, sleep, transport, max_wait)."""
+        key = block.api_key.get_secret_value()
+        api = JsonApi(
+            NAME, block.base_url, timeout=block.timeout_seconds, headers=lambda: {"X-Api-Key": key}, **jsonapi_kwargs
+        )
+        return cls(api)
+
+    def close(self) -> None:
+        self.api.close()
+
+    def __enter__(self) -> HttpCareProvider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # The port ---------------------------------------------------------------------------------------------------
+
+    def request_support(self, request: dict[str, Any], *, idempotency_key: str) -> str:
+        """Request support at home; the receipt is the provider's id of the support request."""
+        what = f"{NAME}: POST ondersteuningsverzoeken"
+        starts_on = _given(request, "starts_on", what)
+        body = {
+            "zaakreferentie": _given(request, "reference", what),
+            "zorgaanbieder": _given(request, "provider", what),
+            "gewensteStartdatum": starts_on.isoformat() if isinstance(starts_on, date) else str(starts_on),
+            "wmoBeschikking": wmo_code(_given(request, "wmo_decision", what)),
+        }
+        made = self.api.call(
+            "POST", "ondersteuningsverzoeken", json=body, idempotency_key=idempotency_key, expect=(200, 201)
+        )
+        return _text(require(made, "id", what=what), "id", what)
+
+    # Reading ----------------------------------------------------------------------------------------------------
+
+    def support_request(self, request_id: str) -> dict[str, Any]:
+        """The support request with the provider's answer: `status` ontvangen (no answer yet), bevestigd (with
+        `confirmed_start`) or afgewezen (with `decline_reason`, the contract's code)."""
+        path = f"ondersteuningsverzoeken/{quote(request_id, safe='')}"
+        what = f"{NAME}: GET {path}"
+        body = require(
+            self.api.call("GET", path, expect=(200,)),
+            "id",
+            "zaakreferentie",
+            "zorgaanbieder",
+            "gewensteStartdatum",
+            "status",
+            "ontvangenOp",
+            what=what,
+        )
+        status = _choice(body, "status", REQUEST_STATUSES, what)
+        confirmed = _optional_day(body, "bevestigdeStartdatum", what) if status == "bevestigd" else None
+        if status == "bevestigd" and confirmed is None:
+            raise MalformedResponse(f"{what}: bevestigd zonder bevestigdeStartdatum")
+        reason = body.get("afwijzingsreden") if status == "afgewezen" else None
+        if status == "afgewezen" and reason not in DECLINE_REASONS:
+            raise MalformedResponse(f"{what}: afgewezen zonder bekende afwijzingsreden ({reason!r})")
+        answered = body.get("beantwoordOp")
+        return {
+            "id": _text(body, "id", what),
+            "reference": _text(body, "zaakreferentie", what),
+            "provider": _text(body, "zorgaanbieder", what),
+            "requested_start": _day(body, "gewensteStartdatum", what),
+            "status": status,
+            "confirmed": status == "bevestigd",
+            "confirmed_start": confirmed,
+            "decline_reason": reason,
+            "received_at": _moment(body, "ontvangenOp", what),
+            "answered_at": None if answered is None else _moment(body, "beantwoordOp", what),
+        }
+
+    def wmo_decisions(self, reference: str) -> list[dict[str, Any]]:
+        """The municipality's Wmo decisions for this case, oldest decision first."""
+        what = f"{NAME}: GET wmo-beschikkingen"
+        found = []
+        params = {"zaakreferentie": reference}
+        for item in _list(self.api.call("GET", "wmo-beschikkingen", params=params, expect=(200,)), what):
+            decision = require(item, "id", "zaakreferentie", "besluit", "besluitdatum", what=what)
+            if decision["zaakreferentie"] != reference:
+                raise MalformedResponse(
+                    f"{what}: beschikking voor {decision['zaakreferentie']!r}, gevraagd {reference!r}"
+                )
+            code = _choice(decision, "besluit", tuple(WMO_DECISIONS), what)
+            effective = _optional_day(decision, "ingangsdatum", what)
+            if code == "toegekend" and effective is None:
+                raise MalformedResponse(f"{what}: toegekend zonder ingangsdatum")
+            found.append(
+                {
+                    "id": _text(decision, "id", what),
+                    "reference": reference,
+                    "decision_code": code,
+                    "decision": WMO_DECISIONS[code],
+                    "refused": code == "afgewezen",
+                    "effective_from": effective,
+                    "decided_on": _day(decision, "besluitdatum", what),
+                }
+            )
+        return sorted(found, key=lambda d: d["decided_on"])
+
+    def wmo_decision(self, reference: str) -> dict[str, Any] | None:
+        """The latest Wmo decision for this case (see `wmo_decisions`), or None if there is none yet."""
+        decisions = self.wmo_decisions(reference)
+        return decisions[-1] if decisions else None
+
+    def reach(self, request_id: str, on: date) -> dict[str, Any]:
+        """Whether support reaches the client on `on`, and the last contact on or before it (None: none)."""
+        path = f"ondersteuningsverzoeken/{quote(request_id, safe='')}/bereikt"
+        what = f"{NAME}: GET {path}"
+        body = require(
+            self.api.call("GET", path, params={"peildatum": on.isoformat()}, expect=(200,)),
+            "bereikt",
+            "laatsteContactOp",
+            what=what,
+        )
+        if not isinstance(body["bereikt"], bool):
+            raise MalformedResponse(f"{what}: bereikt is geen true of false maar {body['bereikt']!r}")
+        return {"reached": body["bereikt"], "last_contact": _optional_day(body, "laatsteContactOp", what)}
+
+    def support_reached(self, request_id: str, on: date) -> bool:
+        """Whether support reaches the client on `on`, according to the provider."""
+        reached: bool = self.reach(request_id, on)["reached"]
+        return reached
