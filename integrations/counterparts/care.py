@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hmac
-import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -41,20 +39,20 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 # The corporation fake's problem details, field checks and body handling are the same for every fake of ours.
-from integrations.counterparts.corporation import (
+from integrations.counterparts.common import (
     Check,
-    ReadBodyFirst,
-    Reply,
+    Register,
+    boolean,
     check_fields,
     code,
+    counterpart_app,
     iso_date,
+    json_body,
     now_iso,
     one_of,
     param,
@@ -62,11 +60,10 @@ from integrations.counterparts.corporation import (
     reference,
     refused,
 )
-from integrations.counterparts.faults import FaultMiddleware, Faults
+from integrations.counterparts.faults import Faults
 from integrations.counterparts.server import serve
 from integrations.fakes import CallLedger
 
-API = "/api/v1"
 SYSTEM = "care_provider"
 OPERATION = "request_support"
 
@@ -84,10 +81,6 @@ NULLABLE_REQUEST_FIELDS: dict[str, Check] = {"wmoBeschikking": one_of(*WMO_DECIS
 DECISION_FIELDS: dict[str, Check] = {"zaakreferentie": reference, "besluit": one_of(*WMO_DECISIONS)}
 
 
-def boolean(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "true of false."
-
-
 def today() -> str:
     return datetime.now(UTC).date().isoformat()
 
@@ -95,53 +88,24 @@ def today() -> str:
 # State --------------------------------------------------------------------------------------------------------------
 
 
-class CareRegister:
-    """What the fake provider and Wmo desk hold; one lock, since uvicorn serves requests concurrently."""
+class CareRegister(Register):
+    """What the fake provider and Wmo desk hold."""
+
+    system = SYSTEM
 
     def __init__(self, ledger: CallLedger, api_key: str, providers: set[str] | None) -> None:
-        self.ledger = ledger
-        self.api_key = api_key
         self.providers = providers  # None: any provider code is accepted
-        self.lock = threading.Lock()
-        self.reset()
+        super().__init__(ledger, api_key)
 
     def reset(self) -> None:
+        super().reset()
         self.verzoeken: dict[str, dict[str, Any]] = {}
         self.bereikt: dict[str, list[dict[str, Any]]] = {}  # by verzoek id: how it stands from a date on
         self.beschikkingen: list[dict[str, Any]] = []
-        self.replies: dict[str, Reply] = {}
-        self.replays = 0  # how many repeats got their first answer back
 
     def unknown_provider(self, value: Any) -> bool:
         """A well-formed provider code this fake does not answer for."""
         return self.providers is not None and code(value) is None and value not in self.providers
-
-    def authorised(self, request: Request) -> Response | None:
-        given = request.headers.get("x-api-key", "")
-        if not given or not hmac.compare_digest(given.encode(), self.api_key.encode()):
-            return problem(401, "Niet geautoriseerd", "Geen of een onbekende X-Api-Key.")
-        return None
-
-    def replay(self, key: str, operation: str, body: dict[str, Any]) -> Response | None:
-        """The first answer to this key again, a 422 if the key was used for something else, or None."""
-        first = self.replies.get(key)
-        if first is None:
-            return None
-        if first.operation != operation or first.request != body:
-            return problem(
-                422,
-                "Idempotency-Key al gebruikt",
-                "Deze Idempotency-Key is al gebruikt voor een verzoek met een andere inhoud.",
-                [param("Idempotency-Key", "Al gebruikt voor een ander verzoek.", "idempotency-key-reused")],
-            )
-        self.replays += 1
-        return JSONResponse(copy.deepcopy(first.body), first.status, headers={"Idempotent-Replayed": "true"})
-
-    def effect(self, key: str, operation: str, request: dict[str, Any], made: dict[str, Any]) -> Response:
-        """Keep the new thing's first answer under its key, write the effect to the ledger, answer 201."""
-        self.replies[key] = Reply(operation, copy.deepcopy(request), 201, copy.deepcopy(made))
-        self.ledger.record(SYSTEM, operation, key, request)
-        return JSONResponse(made, 201)
 
     def reached_on(self, verzoek: dict[str, Any], on: date) -> dict[str, Any]:
         """Whether support reaches the client on `on`: confirmed, started, and the provider said so from a date."""
@@ -166,15 +130,6 @@ def care_app(
     """The fake care provider and Wmo desk; `providers`: the provider codes it answers for (None: any)."""
     register = CareRegister(ledger, api_key, providers)
     faults = faults or Faults()
-
-    async def json_body(request: Request) -> dict[str, Any] | Response:
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            return problem(415, "Verkeerd mediatype", "Content-Type moet application/json zijn.")
-        try:
-            body = await request.json()
-        except ValueError:
-            return refused([param("body", "Geen geldige JSON.", "parse-error")])
-        return body if isinstance(body, dict) else refused([param("body", "Moet een JSON-object zijn.")])
 
     def guarded(handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
@@ -341,19 +296,6 @@ def care_app(
             register.beschikkingen.append(decision)
         return JSONResponse(decision, 201)
 
-    async def control_reset(request: Request) -> Response:
-        with register.lock:
-            register.reset()
-        return Response(status_code=204)
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        titles = {404: "Niet gevonden", 405: "Methode niet toegestaan"}
-        return problem(status, titles.get(status, "Fout"), f"{request.method} {request.url.path}")
-
-    async def crashed(request: Request, exc: Exception) -> Response:
-        return problem(500, "Interne fout", type(exc).__name__)
-
     api = [
         Route("/ondersteuningsverzoeken", guarded(create_verzoek), methods=["POST"]),
         Route("/ondersteuningsverzoeken/{id}", guarded(verzoek), methods=["GET"]),
@@ -366,19 +308,7 @@ def care_app(
         Route("/ondersteuningsverzoeken/{id}/bereikt", control_bereikt, methods=["POST"]),
         Route("/wmo-beschikkingen", control_beschikking, methods=["POST"]),
     ]
-    app = Starlette(
-        routes=[
-            *faults.routes(),
-            Route("/_control", control_reset, methods=["DELETE"]),
-            Mount("/_control", routes=control),
-            Mount(API, routes=api),
-        ],
-        middleware=[Middleware(ReadBodyFirst), Middleware(FaultMiddleware, faults=faults)],
-        exception_handlers={HTTPException: not_found, Exception: crashed},
-    )
-    app.state.register = register
-    app.state.faults = faults
-    return app
+    return counterpart_app(register, faults, api, control)
 
 
 def main(argv: list[str] | None = None) -> int:

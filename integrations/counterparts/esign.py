@@ -37,7 +37,6 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -46,18 +45,17 @@ from urllib.parse import urlparse
 
 import httpx
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 # The corporation fake's problem details, field checks and body handling are the same for every fake of ours.
-from integrations.counterparts.corporation import (
+from integrations.counterparts.common import (
     Check,
-    ReadBodyFirst,
-    Reply,
+    Register,
     check_fields,
+    counterpart_app,
+    json_body,
     now_iso,
     one_of,
     param,
@@ -66,11 +64,10 @@ from integrations.counterparts.corporation import (
     refused,
     text,
 )
-from integrations.counterparts.faults import FaultMiddleware, Faults
+from integrations.counterparts.faults import Faults
 from integrations.counterparts.server import serve
 from integrations.fakes import CallLedger
 
-API = "/api/v1"
 SYSTEM = "esign"
 OPERATION = "send_for_signing"
 
@@ -139,46 +136,29 @@ def signature(body: bytes, secret: str) -> str:
 # State --------------------------------------------------------------------------------------------------------------
 
 
-class SigningRegister:
-    """What the fake service holds; one lock, since uvicorn serves requests concurrently."""
+class SigningRegister(Register):
+    """What the fake service holds; its callers show a Bearer token instead of an API key."""
+
+    system = SYSTEM
 
     def __init__(self, ledger: CallLedger, token: str) -> None:
-        self.ledger = ledger
-        self.token = token
-        self.lock = threading.Lock()
         self.deliveries: set[asyncio.Task[None]] = set()  # webhooks still being delivered (kept from the GC)
-        self.reset()
+        super().__init__(ledger, token)
 
     def reset(self) -> None:
+        super().reset()
         self.ondertekeningen: dict[str, dict[str, Any]] = {}
-        self.replies: dict[str, Reply] = {}
-        self.replays = 0  # how many repeats got their first answer back
         self.webhooks: list[dict[str, Any]] = []  # every delivery: event, attempts, delivered
 
     def authorised(self, request: Request) -> Response | None:
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given or not hmac.compare_digest(given.encode(), self.token.encode()):
+        if scheme.lower() != "bearer" or not given or not hmac.compare_digest(given.encode(), self.api_key.encode()):
             return problem(
                 401, "Niet geautoriseerd", "Geen of een onbekend Bearer-token.", headers={"WWW-Authenticate": "Bearer"}
             )
         return None
 
-    def replay(self, key: str, body: dict[str, Any]) -> Response | None:
-        """The first answer to this key again, a 422 if the key was used for another body, or None."""
-        first = self.replies.get(key)
-        if first is None:
-            return None
-        if first.request != body:
-            return problem(
-                422,
-                "Idempotency-Key al gebruikt",
-                "Deze Idempotency-Key is al gebruikt voor een verzoek met een andere inhoud.",
-                [param("Idempotency-Key", "Al gebruikt voor een ander verzoek.", "idempotency-key-reused")],
-            )
-        self.replays += 1
-        return JSONResponse(copy.deepcopy(first.body), first.status, headers={"Idempotent-Replayed": "true"})
-
-    def effect(self, key: str, request: dict[str, Any]) -> Response:
+    def start(self, key: str, request: dict[str, Any]) -> Response:
         """A new signing: kept, its first answer kept under its key, the effect written to the ledger; 201."""
         made = {
             "id": str(uuid.uuid4()),
@@ -189,9 +169,7 @@ class SigningRegister:
             "aangemaaktOp": now_iso(),
         }
         self.ondertekeningen[made["id"]] = made
-        self.replies[key] = Reply(OPERATION, copy.deepcopy(request), 201, copy.deepcopy(made))
-        self.ledger.record(SYSTEM, OPERATION, key, request)
-        return JSONResponse(copy.deepcopy(made), 201)
+        return self.effect(key, OPERATION, request, made)
 
 
 # Webhooks -----------------------------------------------------------------------------------------------------------
@@ -243,15 +221,6 @@ def esign_app(
     register = SigningRegister(ledger, token)
     faults = faults or Faults()
 
-    async def json_body(request: Request) -> dict[str, Any] | Response:
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            return problem(415, "Verkeerd mediatype", "Content-Type moet application/json zijn.")
-        try:
-            body = await request.json()
-        except ValueError:
-            return refused([param("body", "Geen geldige JSON.", "parse-error")])
-        return body if isinstance(body, dict) else refused([param("body", "Moet een JSON-object zijn.")])
-
     def guarded(handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             refusal = register.authorised(request)
@@ -267,7 +236,7 @@ def esign_app(
         if isinstance(body, Response):
             return body
         with register.lock:
-            repeat = register.replay(key, body)
+            repeat = register.replay(key, OPERATION, body)
             if repeat is not None:
                 return repeat
             invalid = check_fields(body, SIGNING_FIELDS, SIGNING_OPTIONAL)
@@ -275,7 +244,7 @@ def esign_app(
                 invalid += signers(body["ondertekenaars"])
             if invalid:
                 return refused(invalid)
-            return register.effect(key, body)
+            return register.start(key, body)
 
     def signing_of(request: Request) -> dict[str, Any] | Response:
         found = register.ondertekeningen.get(request.path_params["id"])
@@ -336,19 +305,6 @@ def esign_app(
         with register.lock:
             return JSONResponse(copy.deepcopy(register.webhooks))
 
-    async def control_reset(request: Request) -> Response:
-        with register.lock:
-            register.reset()
-        return Response(status_code=204)
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        titles = {404: "Niet gevonden", 405: "Methode niet toegestaan"}
-        return problem(status, titles.get(status, "Fout"), f"{request.method} {request.url.path}")
-
-    async def crashed(request: Request, exc: Exception) -> Response:
-        return problem(500, "Interne fout", type(exc).__name__)
-
     api = [
         Route("/ondertekeningen", guarded(start), methods=["POST"]),
         Route("/ondertekeningen/{id}", guarded(ondertekening), methods=["GET"]),
@@ -358,19 +314,7 @@ def esign_app(
         Route("/ondertekeningen/{id}/status", control_status, methods=["POST"]),
         Route("/webhooks", control_webhooks, methods=["GET"]),
     ]
-    app = Starlette(
-        routes=[
-            *faults.routes(),
-            Route("/_control", control_reset, methods=["DELETE"]),
-            Mount("/_control", routes=control),
-            Mount(API, routes=api),
-        ],
-        middleware=[Middleware(ReadBodyFirst), Middleware(FaultMiddleware, faults=faults)],
-        exception_handlers={HTTPException: not_found, Exception: crashed},
-    )
-    app.state.register = register
-    app.state.faults = faults
-    return app
+    return counterpart_app(register, faults, api, control)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,12 +15,14 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from integrations.care import CareApi, HttpCareProvider, wmo_code
-from integrations.counterparts.care import API, CareRegister, care_app
+from integrations.counterparts.care import CareRegister, care_app
+from integrations.counterparts.common import API
 from integrations.counterparts.server import ServerThread
 from integrations.fakes import CallLedger
 from integrations.http import MalformedResponse
 from integrations.ports import CareProvider, CounterpartRefused, TransientFailure
 from tests.contract import Contract
+from tests.integration.conftest import Waits, take_problems
 from weerthuis.devstack import free_port
 from weerthuis.domain.vocabulary import WmoDecision
 
@@ -36,11 +38,6 @@ SUPPORT = {  # what the case database sends (weerthuis.casework._support_payload
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> CallLedger:
-    return CallLedger(tmp_path / "ledger.sqlite")
-
-
-@pytest.fixture
 def server(ledger: CallLedger) -> Iterator[ServerThread]:
     app = care_app(ledger, API_KEY, providers={"leger-des-heils", "ggz-drenthe", "vnn"})
     with ServerThread(app, free_port()) as running:
@@ -53,19 +50,6 @@ def contract(server: ServerThread) -> Iterator[Contract]:
     yield checked
     assert checked.problems == [], "\n".join(checked.problems)
     assert checked.checked > 0
-
-
-class Waits:
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.seconds.append(seconds)
-
-
-@pytest.fixture
-def waits() -> Waits:
-    return Waits()
 
 
 def adapter(
@@ -99,12 +83,6 @@ def plan(server: ServerThread, path: str, *faults: str, method: str = "POST") ->
 
 def effects(ledger: CallLedger) -> list[tuple[str, str]]:
     return [(operation, key) for _, operation, key, _ in ledger.calls("care_provider")]
-
-
-def take_problems(contract: Contract) -> list[str]:
-    """The contract findings a test provoked on purpose; the fixture then checks nothing else was found."""
-    found, contract.problems = contract.problems, []
-    return found
 
 
 # What a support request goes through ------------------------------------------------------------------------------

@@ -12,20 +12,18 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
-from openapi_core import OpenAPI
-from openapi_core.configurations import Config
-from openapi_core.deserializing.media_types.util import json_loads
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from integrations.corporation import CorporationApi, HttpCorporation, contract_form
-from integrations.counterparts.corporation import API, CorporationRegister, corporation_app
+from integrations.counterparts.common import API
+from integrations.counterparts.corporation import CorporationRegister, corporation_app
 from integrations.counterparts.server import ServerThread
 from integrations.fakes import CallLedger
 from integrations.http import MalformedResponse
 from integrations.ports import CounterpartRefused, TransientFailure
 from tests.contract import Contract
+from tests.integration.conftest import Waits, take_problems
 from weerthuis.devstack import free_port
 from weerthuis.domain.vocabulary import ContractForm, DeclineReason, NominationAnswer
 
@@ -50,11 +48,6 @@ LEASE = {
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> CallLedger:
-    return CallLedger(tmp_path / "ledger.sqlite")
-
-
-@pytest.fixture
 def server(ledger: CallLedger) -> Iterator[ServerThread]:
     app = corporation_app(ledger, API_KEY, corporations={"domesta", "lefier", "woonservice"})
     with ServerThread(app, free_port()) as running:
@@ -64,28 +57,9 @@ def server(ledger: CallLedger) -> Iterator[ServerThread]:
 @pytest.fixture
 def contract(server: ServerThread) -> Iterator[Contract]:
     checked = Contract(SPEC, server_url=f"{server.url}{API}", only_status=range(100, 600))
-    # Error bodies are application/problem+json (RFC 7807), which openapi-core only reads as JSON when told so.
-    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
-    spec["servers"] = [{"url": f"{server.url}{API}"}]
-    checked.openapi = OpenAPI.from_dict(
-        spec, config=Config(extra_media_type_deserializers={"application/problem+json": json_loads})
-    )
     yield checked
     assert checked.problems == [], "\n".join(checked.problems)
     assert checked.checked > 0
-
-
-class Waits:
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.seconds.append(seconds)
-
-
-@pytest.fixture
-def waits() -> Waits:
-    return Waits()
 
 
 def adapter(
@@ -119,12 +93,6 @@ def plan(server: ServerThread, path: str, *faults: str, method: str = "POST") ->
 
 def effects(ledger: CallLedger) -> list[tuple[str, str]]:
     return [(operation, key) for _, operation, key, _ in ledger.calls("corporation")]
-
-
-def take_problems(contract: Contract) -> list[str]:
-    """The contract findings a test provoked on purpose; the fixture then checks nothing else was found."""
-    found, contract.problems = contract.problems, []
-    return found
 
 
 # What a nomination goes through -----------------------------------------------------------------------------------

@@ -27,13 +27,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from integrations.counterparts.esign import API, SigningRegister, esign_app
+from integrations.counterparts.common import API
+from integrations.counterparts.esign import SigningRegister, esign_app
 from integrations.counterparts.server import ServerThread
 from integrations.esign import ESignApi, ESignature, HttpESignature, SigningStatus, contract_form, verify_webhook
 from integrations.fakes import CallLedger
 from integrations.http import MalformedResponse
 from integrations.ports import CounterpartRefused, TransientFailure
 from tests.contract import Contract
+from tests.integration.conftest import Waits, take_problems
 from weerthuis.devstack import free_port
 from weerthuis.domain.vocabulary import ContractForm
 
@@ -54,11 +56,6 @@ THREE_PARTY = {**LEASE, "contract_form": ContractForm.THREE_PARTY.value}
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> CallLedger:
-    return CallLedger(tmp_path / "ledger.sqlite")
-
-
-@pytest.fixture
 def server(ledger: CallLedger) -> Iterator[ServerThread]:
     with ServerThread(esign_app(ledger, TOKEN, SECRET, webhook_backoff=0.05), free_port()) as running:
         yield running
@@ -70,19 +67,6 @@ def contract(server: ServerThread) -> Iterator[Contract]:
     yield checked
     assert checked.problems == [], "\n".join(checked.problems)
     assert checked.checked > 0
-
-
-class Waits:
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.seconds.append(seconds)
-
-
-@pytest.fixture
-def waits() -> Waits:
-    return Waits()
 
 
 class Receiver:
@@ -170,12 +154,6 @@ def plan(server: ServerThread, path: str, *faults: str, method: str = "POST") ->
 
 def effects(ledger: CallLedger) -> list[tuple[str, str]]:
     return [(operation, key) for _, operation, key, _ in ledger.calls("esign")]
-
-
-def take_problems(contract: Contract) -> list[str]:
-    """The contract findings a test provoked on purpose; the fixture then checks nothing else was found."""
-    found, contract.problems = contract.problems, []
-    return found
 
 
 def signed(body: bytes, secret: str = SECRET) -> str:

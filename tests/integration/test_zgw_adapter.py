@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import httpx
 import jwt
@@ -20,14 +19,10 @@ from integrations.http import MalformedResponse
 from integrations.ports import CounterpartRefused, TransientFailure
 from integrations.zgw import ZgwCaseSystem, ZgwZakenApi, zgw_token
 from tests.contract import SPECS, Contract
+from tests.integration.conftest import Waits
 from weerthuis.devstack import free_port
 
 SECRET = "een-lang-gedeeld-geheim-voor-de-test"
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> CallLedger:
-    return CallLedger(tmp_path / "ledger.sqlite")
 
 
 @pytest.fixture
@@ -42,19 +37,6 @@ def contract(server: ServerThread) -> Iterator[Contract]:
     checked = Contract(SPECS / "zgw-zaken-api-1.5.1.yaml", server_url=f"{server.url}{API}")
     yield checked
     assert checked.problems == [], "\n".join(checked.problems)
-
-
-class Waits:
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.seconds.append(seconds)
-
-
-@pytest.fixture
-def waits() -> Waits:
-    return Waits()
 
 
 def adapter(
