@@ -48,6 +48,7 @@ class Neighbourhood(_Strict):
 class CareProvider(_Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     name: str
+    api_block: str | None = Field(default=None, description="name of the care provider's API block, if it has one")
 
 
 class Person(_Strict):
@@ -70,6 +71,7 @@ class DueDays(_Strict):
     offer: int = Field(gt=0)
     offer_response: int = Field(gt=0)
     lease: int = Field(gt=0)
+    signing: int = Field(default=10, gt=0, description="days the signers have to sign a drawn-up lease")
     support: int = Field(gt=0)
     review: int = Field(gt=0, description="days after the review date that the review form is due")
 
@@ -123,6 +125,7 @@ class Region(_Strict):
     due_days: DueDays
     reminders: Reminders = Reminders()
     zaaksysteem: CaseSystem | None = None
+    esign_block: str | None = Field(default=None, description="name of the e-signature service's block, if any")
     corporations: list[Corporation] = Field(min_length=1)
     neighbourhoods: list[Neighbourhood] = Field(min_length=1)
     care_providers: list[CareProvider] = Field(min_length=1)

@@ -24,6 +24,7 @@ from weerthuis.domain.vocabulary import (
     ReadinessVerdict,
     RefusalReason,
     ReviewOutcome,
+    SigningResult,
     WmoDecision,
 )
 from weerthuis.domain.zrm import MAX_SCORE, MIN_SCORE, ZrmDomain
@@ -85,9 +86,10 @@ def _values(enum: Any) -> Any:
 
 
 def _decided_by(codes: list[str], what: str) -> tuple[Any, Any]:
-    return _closed(
-        codes, title="Wie beslist?", description=f"Uw medewerkerscode ({what}). Dit komt in de zaakhistorie."
-    )
+    description = f"Uw medewerkerscode ({what}). Dit komt in de zaakhistorie."
+    if any(code.startswith("api:") for code in codes):
+        description += " api:… is het antwoord dat via de koppeling binnenkwam."
+    return _closed(codes, title="Wie beslist?", description=description)
 
 
 def zrm_assessment_form(assessors: list[str]) -> type[RunInput]:
@@ -199,8 +201,25 @@ def lease_form(consultants: list[str]) -> type[RunInput]:
                 description="Alleen voor wie uit de maatschappelijke opvang komt.",
             ),
         ),
-        signed_on=(date, Field(title="Datum ondertekening")),
         decided_by=_decided_by(consultants, "woonconsulent"),
+    )
+
+
+def signing_form(deciders: list[str]) -> type[RunInput]:
+    """Filled by the e-signature service's answer (api:e-ondertekening), or by the consultant for a paper lease."""
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "Ondertekening",
+        __base__=RunInput,
+        result=(_values(SigningResult), Field(title="Ondertekening")),
+        signed_on=(
+            date | None,
+            Field(default=None, title="Datum ondertekening", description="De dag waarop de laatste ondertekende."),
+        ),
+        reason=(
+            str,
+            Field(default="", max_length=200, title="Reden", description="Alleen bij geweigerd of verlopen."),
+        ),
+        decided_by=_decided_by(deciders, "woonconsulent"),
     )
 
 

@@ -41,6 +41,7 @@ from weerthuis.domain.vocabulary import (
     RefusalReason,
     ReviewOutcome,
     Role,
+    SigningResult,
     WmoDecision,
 )
 from weerthuis.domain.zrm import ZrmAssessment, ZrmDomain
@@ -194,22 +195,32 @@ def await_lease(application: App, case: CaseView) -> None:
     casework = application.casework
 
     def apply(answer: Any) -> None:
-        casework.sign_lease(
+        casework.draw_up_lease(
             case.reference,
             case.attempt,
             contract_form=ContractForm(answer.contract_form),
             temporary=yes(answer.temporary),
-            signed_on=answer.signed_on,
             decided_by=answer.decided_by,
         )
 
-    ask(
-        application,
-        case,
-        forms.lease_form(casework.deciders(case, Step.LEASE)),
-        apply,
-        signed_on=casework.today(),
-    )
+    ask(application, case, forms.lease_form(casework.deciders(case, Step.LEASE)), apply)
+
+
+def await_signing(application: App, case: CaseView) -> None:
+    casework = application.casework
+
+    def apply(answer: Any) -> None:
+        casework.record_signing(
+            case.reference,
+            case.attempt,
+            result=SigningResult(answer.result),
+            signed_on=answer.signed_on,
+            decided_by=answer.decided_by,
+            reason=answer.reason,
+        )
+
+    form = forms.signing_form(casework.deciders(case, Step.SIGNING))
+    ask(application, case, form, apply, signed_on=casework.today())
 
 
 def await_support(application: App, case: CaseView) -> None:
@@ -259,6 +270,7 @@ GATES: dict[Step, Callable[[App, CaseView], None]] = {
     Step.OFFER: await_offer,
     Step.OFFER_RESPONSE: await_offer_response,
     Step.LEASE: await_lease,
+    Step.SIGNING: await_signing,
     Step.SUPPORT: await_support,
     Step.REVIEW: await_review,
 }

@@ -13,15 +13,16 @@ details. Every write carries the action's idempotency key, which the provider ho
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from integrations.http import JsonApi, MalformedResponse, require
+from integrations.routing import Adapters
 from weerthuis.domain.vocabulary import WmoDecision
 
 NAME = "zorgaanbieder"
@@ -257,3 +258,32 @@ class HttpCareProvider:
         """Whether support reaches the client on `on`, according to the provider."""
         reached: bool = self.reach(request_id, on)["reached"]
         return reached
+
+
+class CareProviders:
+    """The CareProvider port over each provider's own API: the block its region file names (`api_block`)."""
+
+    def __init__(self, blocks: Mapping[str, str], load_block: Callable[[str], CareApi] | None = None) -> None:
+        self._for = Adapters(
+            NAME,
+            blocks,
+            load_block or _load_block,
+            HttpCareProvider.from_block,
+            missing="heeft geen koppeling (api_block in het regiobestand)",
+        )
+
+    def request_support(self, request: dict[str, Any], *, idempotency_key: str) -> str:
+        return self._for(request["provider"]).request_support(request, idempotency_key=idempotency_key)
+
+    def support_request(self, provider: str, request_id: str) -> dict[str, Any]:
+        return self._for(provider).support_request(request_id)
+
+    def wmo_decision(self, provider: str, reference: str) -> dict[str, Any] | None:
+        return self._for(provider).wmo_decision(reference)
+
+    def close(self) -> None:
+        self._for.close()
+
+
+def _load_block(name: str) -> CareApi:
+    return cast(CareApi, CareApi.load(name, _sync=True))  # type: ignore[call-arg]

@@ -22,7 +22,7 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from integrations.http import JsonApi, MalformedResponse, require
-from integrations.ports import CounterpartRefused
+from integrations.routing import Adapters
 from weerthuis.domain.vocabulary import ContractForm, DeclineReason, NominationAnswer
 
 NAME = "corporatie"
@@ -262,27 +262,28 @@ class Corporations:
     """The Corporation port over each corporation's own API: the block its region file names (`api_block`)."""
 
     def __init__(self, blocks: Mapping[str, str], load_block: Callable[[str], CorporationApi] | None = None) -> None:
-        self.blocks = blocks  # corporation code → block name
-        self._load = load_block or _load_block
-        self._open: dict[str, HttpCorporation] = {}
-
-    def _for(self, corporation: str) -> HttpCorporation:
-        name = self.blocks.get(corporation)
-        if name is None:
-            raise CounterpartRefused(f"{NAME}: {corporation} heeft geen koppeling (api_block in het regiobestand)")
-        if name not in self._open:
-            try:
-                block = self._load(name)
-            except ValueError as exc:
-                raise CounterpartRefused(f"{NAME}: block '{name}' ontbreekt ({exc})") from exc
-            self._open[name] = HttpCorporation.from_block(block)
-        return self._open[name]
+        self._for = Adapters(
+            NAME,
+            blocks,
+            load_block or _load_block,
+            HttpCorporation.from_block,
+            missing="heeft geen koppeling (api_block in het regiobestand)",
+        )
 
     def submit_nomination(self, nomination: dict[str, Any], *, idempotency_key: str) -> str:
         return self._for(nomination["corporation"]).submit_nomination(nomination, idempotency_key=idempotency_key)
 
     def register_lease(self, lease: dict[str, Any], *, idempotency_key: str) -> str:
         return self._for(lease["corporation"]).register_lease(lease, idempotency_key=idempotency_key)
+
+    def nomination(self, corporation: str, nomination_id: str) -> dict[str, Any]:
+        return self._for(corporation).nomination(nomination_id)
+
+    def offers(self, corporation: str, nomination_id: str) -> list[dict[str, Any]]:
+        return self._for(corporation).offers(nomination_id)
+
+    def close(self) -> None:
+        self._for.close()
 
 
 def _load_block(name: str) -> CorporationApi:

@@ -20,16 +20,17 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import quote
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from integrations.http import JsonApi, MalformedResponse, require
+from integrations.routing import Adapters
 from weerthuis.domain.vocabulary import ContractForm
 
 NAME = "e-ondertekening"
@@ -261,3 +262,29 @@ class HttpESignature:
     def webhook_event(self, body: bytes, signature_header: str | None) -> dict[str, Any]:
         """A status notice POSTed to our webhook, checked with this service's webhook secret (see verify_webhook)."""
         return verify_webhook(body, signature_header, self.webhook_secret)
+
+
+class RegionalESignatures:
+    """The LeaseSigning port over the e-signature service each region's file names (`esign_block`); we poll."""
+
+    def __init__(self, blocks: Mapping[str, str], load_block: Callable[[str], ESignApi] | None = None) -> None:
+        self._for = Adapters(
+            NAME,
+            blocks,
+            load_block or _load_block,
+            HttpESignature.from_block,
+            missing="heeft geen dienst (esign_block in het regiobestand)",
+        )
+
+    def send_for_signing(self, lease: dict[str, Any], *, idempotency_key: str) -> str:
+        return self._for(lease["region"]).send_for_signing(lease, idempotency_key=idempotency_key)
+
+    def signing_status(self, region: str, signing_id: str) -> dict[str, Any]:
+        return self._for(region).signing_status(signing_id)
+
+    def close(self) -> None:
+        self._for.close()
+
+
+def _load_block(name: str) -> ESignApi:
+    return cast(ESignApi, ESignApi.load(name, _sync=True))  # type: ignore[call-arg]

@@ -60,6 +60,9 @@ class CallLedger:
         return [(s, o, k, json.loads(b)) for s, o, k, b in rows]
 
 
+# The in-process fakes take every write and never answer on their own: people answer by the forms.
+
+
 class FakeCorporation:
     def __init__(self, ledger: CallLedger) -> None:
         self.ledger = ledger
@@ -69,6 +72,12 @@ class FakeCorporation:
 
     def register_lease(self, lease: dict[str, Any], *, idempotency_key: str) -> str:
         return self.ledger.record("corporation", "register_lease", idempotency_key, lease)
+
+    def nomination(self, corporation: str, nomination_id: str) -> dict[str, Any]:
+        return {"id": nomination_id, "corporation": corporation, "answer": None}
+
+    def offers(self, corporation: str, nomination_id: str) -> list[dict[str, Any]]:
+        return []
 
 
 class FakeMunicipalCaseSystem:
@@ -88,3 +97,20 @@ class FakeCareProvider:
 
     def request_support(self, request: dict[str, Any], *, idempotency_key: str) -> str:
         return self.ledger.record("care_provider", "request_support", idempotency_key, request)
+
+    def support_request(self, provider: str, request_id: str) -> dict[str, Any]:
+        return {"id": request_id, "provider": provider, "status": "ontvangen", "confirmed": False}
+
+    def wmo_decision(self, provider: str, reference: str) -> dict[str, Any] | None:
+        return None
+
+
+class FakeLeaseSigning:
+    def __init__(self, ledger: CallLedger) -> None:
+        self.ledger = ledger
+
+    def send_for_signing(self, lease: dict[str, Any], *, idempotency_key: str) -> str:
+        return self.ledger.record("esign", "send_for_signing", idempotency_key, lease)
+
+    def signing_status(self, region: str, signing_id: str) -> dict[str, Any]:
+        return {"id": signing_id, "status": "sent"}

@@ -1,4 +1,5 @@
-"""One small port per external system. Every call carries the idempotency key of the action it performs."""
+"""One small port per external system. Every write carries the idempotency key of the action it performs; the
+reads give a counterpart's answer back in our terms (see each adapter), or "no answer yet"."""
 
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ class CounterpartRefused(Exception):
 
 
 class Corporation(Protocol):
-    """A housing corporation (woningcorporatie): nominations in, signed leases registered."""
+    """A housing corporation (woningcorporatie): nominations in, its answer and offers out, signed leases
+    registered. Reads name the corporation, whose own API answers."""
 
     def submit_nomination(self, nomination: dict[str, Any], *, idempotency_key: str) -> str: ...
 
     def register_lease(self, lease: dict[str, Any], *, idempotency_key: str) -> str: ...
+
+    def nomination(self, corporation: str, nomination_id: str) -> dict[str, Any]: ...
+
+    def offers(self, corporation: str, nomination_id: str) -> list[dict[str, Any]]: ...
 
 
 class MunicipalCaseSystem(Protocol):
@@ -30,6 +36,18 @@ class MunicipalCaseSystem(Protocol):
 
 
 class CareProvider(Protocol):
-    """The care provider who gives support at home."""
+    """The care provider who gives support at home, and the municipality's Wmo desk."""
 
     def request_support(self, request: dict[str, Any], *, idempotency_key: str) -> str: ...
+
+    def support_request(self, provider: str, request_id: str) -> dict[str, Any]: ...
+
+    def wmo_decision(self, provider: str, reference: str) -> dict[str, Any] | None: ...
+
+
+class LeaseSigning(Protocol):
+    """The e-signature service each region uses: a drawn-up lease sent for signing, its status read back."""
+
+    def send_for_signing(self, lease: dict[str, Any], *, idempotency_key: str) -> str: ...
+
+    def signing_status(self, region: str, signing_id: str) -> dict[str, Any]: ...

@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr
 from config.regions import CaseSystem
 from integrations.http import JsonApi, require
 from integrations.ports import CounterpartRefused
+from integrations.routing import Adapters
 from weerthuis.domain.stages import Stage
 
 CRS = {"Accept-Crs": "EPSG:4326", "Content-Crs": "EPSG:4326"}
@@ -185,24 +186,19 @@ class RegionalCaseSystems:
     def __init__(
         self, systems: Mapping[str, CaseSystem], load_block: Callable[[str], ZgwZakenApi] | None = None
     ) -> None:
-        self.systems = systems
-        self._load = load_block or _load_block
-        self._open: dict[str, ZgwCaseSystem] = {}
-
-    def _for(self, region: str) -> ZgwCaseSystem:
-        system = self.systems.get(region)
-        if system is None:
-            raise CounterpartRefused(f"zaaksysteem: regio {region} heeft geen zaaksysteem ingesteld")
-        if system.block not in self._open:
-            try:
-                block = self._load(system.block)
-            except ValueError as exc:
-                raise CounterpartRefused(f"zaaksysteem: block '{system.block}' ontbreekt ({exc})") from exc
-            self._open[system.block] = ZgwCaseSystem.from_block(block, self.systems)
-        return self._open[system.block]
+        self._for = Adapters(
+            "zaaksysteem",
+            {region: system.block for region, system in systems.items()},
+            load_block or _load_block,
+            lambda block: ZgwCaseSystem.from_block(block, systems),
+            missing="heeft geen zaaksysteem ingesteld (zaaksysteem in het regiobestand)",
+        )
 
     def register_case(self, case: dict[str, Any], *, idempotency_key: str) -> str:
         return self._for(case["region"]).register_case(case, idempotency_key=idempotency_key)
 
     def set_status(self, status: dict[str, Any], *, idempotency_key: str) -> str:
         return self._for(status["region"]).set_status(status, idempotency_key=idempotency_key)
+
+    def close(self) -> None:
+        self._for.close()

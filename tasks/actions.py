@@ -29,13 +29,14 @@ def retry_only_transient(_task: Task[..., Any], _task_run: Any, state: Any) -> b
 
 
 def _deliver(key: str, call: Callable[[App, dict[str, Any], str], str]) -> None:
+    """Perform the action once; keep the counterpart's receipt (its id of what was made) to read its answer by."""
     application = app()
     casework = application.casework
     if key not in casework.pending_actions(key.split(":", 1)[0]):
         return
     _system, _operation, payload = casework.action(key)
     try:
-        call(application, payload, key)
+        receipt = call(application, payload, key)
     except CounterpartRefused as exc:
         casework.action_failed(key, str(exc))
         casework.action_refused(key, str(exc))
@@ -43,7 +44,7 @@ def _deliver(key: str, call: Callable[[App, dict[str, Any], str], str]) -> None:
     except Exception as exc:
         casework.action_failed(key, str(exc) if isinstance(exc, TransientFailure) else f"{type(exc).__name__}: {exc}")
         raise
-    casework.action_done(key)
+    casework.action_done(key, receipt)
 
 
 RETRIES = {
@@ -74,6 +75,11 @@ def register_lease(key: str) -> None:
     _deliver(key, lambda a, body, k: a.corporation.register_lease(body, idempotency_key=k))
 
 
+@task(task_run_name="send_for_signing {key}", **RETRIES)
+def send_for_signing(key: str) -> None:
+    _deliver(key, lambda a, body, k: a.esign.send_for_signing(body, idempotency_key=k))
+
+
 @task(task_run_name="request_support {key}", **RETRIES)
 def request_support(key: str) -> None:
     _deliver(key, lambda a, body, k: a.care_provider.request_support(body, idempotency_key=k))
@@ -84,6 +90,7 @@ ACTION_TASKS: dict[str, Task[[str], None]] = {
     "set_status": set_status,
     "submit_nomination": submit_nomination,
     "register_lease": register_lease,
+    "send_for_signing": send_for_signing,
     "request_support": request_support,
 }
 

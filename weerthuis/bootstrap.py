@@ -7,8 +7,14 @@ from functools import cache
 
 from config.regions import Region, load_regions
 from config.settings import Settings
-from integrations.fakes import CallLedger, FakeCareProvider, FakeCorporation, FakeMunicipalCaseSystem
-from integrations.ports import CareProvider, Corporation, MunicipalCaseSystem
+from integrations.fakes import (
+    CallLedger,
+    FakeCareProvider,
+    FakeCorporation,
+    FakeLeaseSigning,
+    FakeMunicipalCaseSystem,
+)
+from integrations.ports import CareProvider, Corporation, LeaseSigning, MunicipalCaseSystem
 from weerthuis.casedb import quota
 from weerthuis.casedb.engine import make_engine, make_session_factory
 from weerthuis.casedb.migrate import upgrade
@@ -25,6 +31,7 @@ class App:
     corporation: Corporation
     municipality: MunicipalCaseSystem
     care_provider: CareProvider
+    esign: LeaseSigning
 
 
 def build(settings: Settings, *, migrate: bool = False) -> App:
@@ -44,14 +51,22 @@ def build(settings: Settings, *, migrate: bool = False) -> App:
     ledger = CallLedger(settings.ledger_path)
     municipality: MunicipalCaseSystem = FakeMunicipalCaseSystem(ledger)
     corporation: Corporation = FakeCorporation(ledger)
+    care_provider: CareProvider = FakeCareProvider(ledger)
+    esign: LeaseSigning = FakeLeaseSigning(ledger)
     if settings.integrations.mode == "http":
+        from integrations.care import CareProviders
         from integrations.corporation import Corporations
+        from integrations.esign import RegionalESignatures
         from integrations.zgw import RegionalCaseSystems
 
         municipality = RegionalCaseSystems({c: r.zaaksysteem for c, r in regions.items() if r.zaaksysteem})
         corporation = Corporations(
             {c.code: c.api_block for r in regions.values() for c in r.corporations if c.api_block}
         )
+        care_provider = CareProviders(
+            {p.code: p.api_block for r in regions.values() for p in r.care_providers if p.api_block}
+        )
+        esign = RegionalESignatures({c: r.esign_block for c, r in regions.items() if r.esign_block})
     return App(
         settings=settings,
         regions=regions,
@@ -59,7 +74,8 @@ def build(settings: Settings, *, migrate: bool = False) -> App:
         outbox=Outbox(sessions, casework.now),
         corporation=corporation,
         municipality=municipality,
-        care_provider=FakeCareProvider(ledger),
+        care_provider=care_provider,
+        esign=esign,
     )
 
 

@@ -50,6 +50,7 @@ from weerthuis.domain.vocabulary import (
     RefusalReason,
     ReviewOutcome,
     Role,
+    SigningResult,
     WmoDecision,
 )
 from weerthuis.domain.zrm import ZrmAssessment
@@ -167,32 +168,57 @@ def _lease_payload(session: Session, case: Case) -> dict[str, Any]:
     offer = session.execute(select(Offer).filter_by(case_id=case.id, answer="accepted")).scalar_one()
     return {
         "reference": case.reference,
+        "region": case.region,
         "corporation": lease.corporation,
         "dwelling_reference": offer.dwelling_reference,
         "contract_form": lease.contract_form,
         "temporary": lease.temporary,
-        "signed_on": lease.signed_on.isoformat(),
+        "signed_on": lease.signed_on.isoformat() if lease.signed_on else None,
     }
 
 
-def _support_payload(session: Session, case: Case) -> dict[str, Any]:
-    support = session.execute(select(SupportArrangement).filter_by(case_id=case.id)).scalar_one()
+def _support_request_payload(session: Session, case: Case) -> dict[str, Any]:
+    """Support at home is asked for as soon as the lease is signed, from the keys on; the Wmo decision follows."""
+    lease = session.execute(select(Lease).filter_by(case_id=case.id)).scalar_one()
+    assert lease.signed_on is not None
     return {
         "reference": case.reference,
-        "provider": support.provider,
-        "starts_on": support.starts_on.isoformat(),
-        "wmo_decision": support.wmo_decision,
+        "provider": case.care_provider,
+        "starts_on": lease.signed_on.isoformat(),
+        "wmo_decision": WmoDecision.APPLIED.value,
     }
 
 
 EVENT_ACTIONS: dict[Event, list[tuple[str, str, Payload]]] = {
     Event.ASSESSMENT_STARTED: [("municipality", "register_case", _case_payload)],
     Event.NOMINATION_PROPOSED: [("corporation", "submit_nomination", _nomination_payload)],
-    Event.LEASE_SIGNED: [("corporation", "register_lease", _lease_payload)],
-    Event.SUPPORT_ARRANGED: [("care_provider", "request_support", _support_payload)],
+    Event.LEASE_DRAWN_UP: [("esign", "send_for_signing", _lease_payload)],
+    Event.LEASE_SIGNED: [
+        ("corporation", "register_lease", _lease_payload),
+        ("care_provider", "request_support", _support_request_payload),
+    ],
 }
 STATUS_ACTION = ("municipality", "set_status")
-SYSTEM_LABELS = {"municipality": "zaaksysteem", "corporation": "corporatie", "care_provider": "zorgaanbieder"}
+SYSTEM_LABELS = {
+    "municipality": "zaaksysteem",
+    "corporation": "corporatie",
+    "care_provider": "zorgaanbieder",
+    "esign": "e-ondertekening",
+}
+# A step a connected counterpart answers through its API is decided by "api:<its code>".
+API_DECIDER = "api:"
+ESIGN_CODE = "e-ondertekening"
+
+
+def counterpart_decider(region: Region, step: Step, corporation: str | None, provider: str) -> str | None:
+    """The code under which a counterpart's system answers this step for a case ("api:domesta"), if it can."""
+    if step in (Step.NOMINATION_RESPONSE, Step.OFFER) and corporation and region.corporation(corporation).api_block:
+        return f"{API_DECIDER}{corporation}"
+    if step is Step.SIGNING and region.esign_block:
+        return f"{API_DECIDER}{ESIGN_CODE}"
+    if step is Step.SUPPORT and any(p.code == provider and p.api_block for p in region.care_providers):
+        return f"{API_DECIDER}{provider}"
+    return None
 
 
 def _problem_text(system: str, reason: str | None) -> str:
@@ -292,10 +318,13 @@ class Casework:
         return {code: n for code, n in left.items() if n > 0}
 
     def deciders(self, view: CaseView, step: Step) -> list[str]:
-        """Codes of the people who may take this step for this case."""
+        """Codes of the people who may take this step for this case, and of the counterpart's system if its API
+        answers the step."""
         region = self.regions[view.region]
         organisation = view.corporation if step in CORPORATION_STEPS else None
-        return [p.code for role in STEPS[step].roles for p in region.people_with(role, organisation)]
+        people = [p.code for role in STEPS[step].roles for p in region.people_with(role, organisation)]
+        system = counterpart_decider(region, step, view.corporation, view.care_provider)
+        return people + ([system] if system else [])
 
     def rejection(self, reference: str, gate_key: str) -> str | None:
         """Why an earlier answer to this form was refused, if it was."""
@@ -331,12 +360,30 @@ class Casework:
                 uow.session.add(RejectedAnswer(case_id=case.id, gate_key=gate_key, reason=reason[:400], at=self.now()))
             uow.commit()
 
-    def action_done(self, key: str) -> None:
+    def action_done(self, key: str, receipt: str | None = None) -> None:
+        """The counterpart took the action; `receipt` is its id of what the action made."""
         with self._uow() as uow:
             action = uow.session.execute(select(Action).filter_by(key=key).with_for_update()).scalar_one()
             if action.status != "done":
                 action.status, action.done_at, action.tries = "done", self.now(), action.tries + 1
+                action.receipt = receipt[:120] if receipt else None
             uow.commit()
+
+    def receipt(self, reference: str, operation: str, where: tuple[Stage, int] | None = None) -> str | None:
+        """The counterpart's id of what the case's action made: the one owed at `where` (stage, attempt), or the
+        latest done one of its kind. None: not done yet, or settled by hand."""
+        with self._uow() as uow:
+            case = uow.case(reference)
+            query = select(Action.receipt).filter_by(case_id=case.id, operation=operation, status="done")
+            if where is not None:
+                query = query.filter_by(key=f"{reference}:{where[0].value}:{where[1]}:{operation}")
+            return uow.session.execute(query.order_by(Action.id.desc()).limit(1)).scalar_one_or_none()
+
+    def offered_dwellings(self, reference: str) -> set[str]:
+        """The dwellings offered to this case so far (an offer read from a corporation's API is taken once)."""
+        with self._uow() as uow:
+            case = uow.case(reference)
+            return set(uow.session.execute(select(Offer.dwelling_reference).filter_by(case_id=case.id)).scalars())
 
     def action_failed(self, key: str, error: str) -> None:
         with self._uow() as uow:
@@ -509,7 +556,7 @@ class Casework:
         else:
             rule = STEPS[waiting_for]
             organisation = None
-            if waiting_for in {Step.NOMINATION_RESPONSE, Step.OFFER, Step.LEASE}:
+            if waiting_for in CORPORATION_STEPS:
                 organisation = _current_corporation(session, case)
             case.waiting_on = organisation or rule.roles[0].value
             case.due_on = due_on or self.today() + region.due(rule.due)
@@ -562,6 +609,9 @@ class Casework:
         """The person must have the step's role in the case's region, and work for the case's corporation
         where the step is the corporation's."""
         region = self.regions[case.region]
+        corporation = _current_corporation(session, case) if step in CORPORATION_STEPS else None
+        if code == counterpart_decider(region, step, corporation, case.care_provider):
+            return
         person = region.person(code)
         roles = STEPS[step].roles
         if person is None or person.role not in roles:
@@ -846,16 +896,16 @@ class Casework:
                 )
             uow.commit()
 
-    def sign_lease(
+    def draw_up_lease(
         self,
         reference: str,
         attempt: int,
         *,
         contract_form: ContractForm,
         temporary: bool,
-        signed_on: date,
         decided_by: str,
     ) -> None:
+        """The corporation drew up the lease; it goes out for signing (by the e-signature service, or on paper)."""
         with self._uow() as uow:
             case = self._open(uow, reference, Stage.TENANCY, attempt, Step.LEASE)
             if case is None:
@@ -866,29 +916,61 @@ class Casework:
                 raise InvalidAnswer(
                     "Een tijdelijk huurcontract mag alleen voor wie uit de maatschappelijke opvang komt."
                 )
-            if signed_on > self.today():
-                raise InvalidAnswer("De ondertekeningsdatum ligt in de toekomst.")
-            uow.session.add(
-                Lease(
-                    case_id=case.id,
-                    corporation=corporation,
-                    contract_form=contract_form.value,
-                    temporary=temporary,
-                    # A temporary lease for someone from MO runs at most two years (since 1 July 2024).
-                    ends_on=add_months(signed_on, 24) if temporary else None,
-                    signed_on=signed_on,
-                    recorded_by=decided_by,
-                )
-            )
+            lease = uow.session.execute(select(Lease).filter_by(case_id=case.id)).scalar_one_or_none()
+            if lease is None:  # drawn up again after a declined signing: the same lease row, redrawn
+                lease = Lease(case_id=case.id)
+                uow.session.add(lease)
+            lease.corporation, lease.contract_form, lease.temporary = corporation, contract_form.value, temporary
+            lease.signed_on, lease.ends_on, lease.recorded_by = None, None, decided_by
             uow.session.flush()
             self._apply(
                 uow,
                 case,
-                Move.SIGN_LEASE,
+                Move.DRAW_UP_LEASE,
                 decided_by=decided_by,
-                waiting_for=Step.SUPPORT,
+                waiting_for=Step.SIGNING,
                 reason=contract_form.value,
             )
+            uow.commit()
+
+    def record_signing(
+        self,
+        reference: str,
+        attempt: int,
+        *,
+        result: SigningResult,
+        signed_on: date | None,
+        decided_by: str,
+        reason: str = "",
+    ) -> None:
+        """The lease was signed by everyone (the case goes on to support at home), or it was not: declined or
+        expired, and the lease is drawn up again."""
+        with self._uow() as uow:
+            case = self._open(uow, reference, Stage.TENANCY, attempt, Step.SIGNING)
+            if case is None:
+                return
+            self._check_decider(uow.session, case, Step.SIGNING, decided_by)
+            lease = uow.session.execute(select(Lease).filter_by(case_id=case.id)).scalar_one()
+            if result is SigningResult.SIGNED:
+                if signed_on is None:
+                    raise InvalidAnswer("Geef de datum van ondertekening op.")
+                if signed_on > self.today():
+                    raise InvalidAnswer("De ondertekeningsdatum ligt in de toekomst.")
+                lease.signed_on = signed_on
+                # A temporary lease for someone from MO runs at most two years (since 1 July 2024).
+                lease.ends_on = add_months(signed_on, 24) if lease.temporary else None
+                uow.session.flush()
+                self._apply(
+                    uow,
+                    case,
+                    Move.SIGN_LEASE,
+                    decided_by=decided_by,
+                    waiting_for=Step.SUPPORT,
+                    reason=lease.contract_form,
+                )
+            else:
+                why = f"{result.value}: {reason}" if reason else result.value
+                self._apply(uow, case, Move.DECLINE_SIGNING, decided_by=decided_by, waiting_for=Step.LEASE, reason=why)
             uow.commit()
 
     def arrange_support(

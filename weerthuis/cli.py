@@ -136,15 +136,21 @@ def cmd_mail_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def _secret_from(variable: str, what: str) -> str | None:
+    value = os.environ.get(variable)
+    if not value:
+        print(f"Fout: zet {what} in {variable} (nooit als argument).", file=sys.stderr)
+    return value
+
+
 def cmd_zaaksysteem(args: argparse.Namespace) -> int:
     """Save a region's zaaksysteem (ZGW Zaken API) as a Prefect Block; the secret from WEERTHUIS_ZGW_SECRET."""
     from pydantic import SecretStr
 
     from integrations.zgw import ZgwZakenApi
 
-    secret = os.environ.get("WEERTHUIS_ZGW_SECRET")
+    secret = _secret_from("WEERTHUIS_ZGW_SECRET", "het gedeelde geheim")
     if not secret:
-        print("Fout: zet het gedeelde geheim in WEERTHUIS_ZGW_SECRET (nooit als argument).", file=sys.stderr)
         return 2
     block = ZgwZakenApi(base_url=args.url, client_id=args.client_id, secret=SecretStr(secret))
     block.save(args.block, overwrite=True, _sync=True)  # type: ignore[call-arg]
@@ -158,12 +164,41 @@ def cmd_corporatie_api(args: argparse.Namespace) -> int:
 
     from integrations.corporation import CorporationApi
 
-    key = os.environ.get("WEERTHUIS_CORPORATION_API_KEY")
+    key = _secret_from("WEERTHUIS_CORPORATION_API_KEY", "de API-sleutel")
     if not key:
-        print("Fout: zet de API-sleutel in WEERTHUIS_CORPORATION_API_KEY (nooit als argument).", file=sys.stderr)
         return 2
     CorporationApi(base_url=args.url, api_key=SecretStr(key)).save(args.block, overwrite=True, _sync=True)  # type: ignore[call-arg]
     print(f"Corporatie-API {args.url} bewaard als block '{args.block}'.")
+    return 0
+
+
+def cmd_zorgaanbieder_api(args: argparse.Namespace) -> int:
+    """Save a care provider's API as a Prefect Block; the key from WEERTHUIS_CARE_API_KEY."""
+    from pydantic import SecretStr
+
+    from integrations.care import CareApi
+
+    key = _secret_from("WEERTHUIS_CARE_API_KEY", "de API-sleutel")
+    if not key:
+        return 2
+    CareApi(base_url=args.url, api_key=SecretStr(key)).save(args.block, overwrite=True, _sync=True)  # type: ignore[call-arg]
+    print(f"Zorgaanbieder-API {args.url} bewaard als block '{args.block}'.")
+    return 0
+
+
+def cmd_e_ondertekening(args: argparse.Namespace) -> int:
+    """Save a region's e-signature service as a Prefect Block; token and webhook secret from the environment."""
+    from pydantic import SecretStr
+
+    from integrations.esign import ESignApi
+
+    token = _secret_from("WEERTHUIS_ESIGN_TOKEN", "het token")
+    webhook_secret = token and _secret_from("WEERTHUIS_ESIGN_WEBHOOK_SECRET", "het webhookgeheim")
+    if not token or not webhook_secret:
+        return 2
+    block = ESignApi(base_url=args.url, token=SecretStr(token), webhook_secret=SecretStr(webhook_secret))
+    block.save(args.block, overwrite=True, _sync=True)  # type: ignore[call-arg]
+    print(f"E-ondertekening {args.url} bewaard als block '{args.block}'.")
     return 0
 
 
@@ -324,6 +359,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     corporatie.add_argument("--url", required=True, help="base URL of the corporation's API, e.g. https://…/api/v1")
     corporatie.set_defaults(func=cmd_corporatie_api)
+
+    zorg = sub.add_parser("zorgaanbieder-api", help="save a care provider's API as a Prefect Block")
+    zorg.add_argument("--block", required=True, help="the block name the region file names, e.g. zorgaanbieder-vnn")
+    zorg.add_argument("--url", required=True, help="base URL of the provider's API, e.g. https://…/api/v1")
+    zorg.set_defaults(func=cmd_zorgaanbieder_api)
+
+    esign = sub.add_parser("e-ondertekening", help="save a region's e-signature service as a Prefect Block")
+    esign.add_argument("--block", required=True, help="the block name the region file names (esign_block)")
+    esign.add_argument("--url", required=True, help="base URL of the service's API, e.g. https://…/api/v1")
+    esign.set_defaults(func=cmd_e_ondertekening)
 
     preview = sub.add_parser("preview-mail", help="render every mail template with example data to files")
     preview.add_argument("--out", default="mail-preview")

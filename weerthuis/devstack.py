@@ -54,6 +54,8 @@ class LocalStack:
         self.smtp_port = smtp_port or free_port()
         self.zgw_port = free_port()
         self.corporation_port = free_port()
+        self.care_port = free_port()
+        self.esign_port = free_port()
         self.maildir = self.data_dir / "mail"
         self.logs = self.data_dir / "logs"
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -156,17 +158,21 @@ class LocalStack:
         )
 
     def start_counterparts(self, timeout: float = 30) -> None:
-        """Fake counterparts on loopback — the zaaksysteem (ZGW Zaken API) and the corporations — and the blocks
-        the region files name, pointing at them. Each fake keeps what it did in the data folder's ledger."""
-        from config.regions import load_regions
-        from config.settings import REGIONS_DIR
-        from integrations.counterparts.zgw import API, DEMO_SECRET
+        """Fake counterparts on loopback — the zaaksysteem (ZGW Zaken API), the corporations, the care providers and
+        the e-signature service — and the blocks the region files name, pointing at them. Each fake keeps what it
+        did in the data folder's ledger."""
+        from integrations.counterparts.zgw import DEMO_SECRET
 
         ledger = str(self.data_dir / "fake-counterparts.sqlite")
         zgw = ["--client", f"weerthuis:{DEMO_SECRET}", "--state", str(self.data_dir / "zaaksysteem.json")]
+        if contract := self.env.get("WEERTHUIS_ZGW_CONTRACT"):  # tests: every exchange checked against the spec
+            zgw += ["--contract", contract]
+        esign = ["--token", DEMO_SECRET, "--webhook-secret", DEMO_SECRET]
         fakes = {
             "zaaksysteem": ("integrations.counterparts.zgw", self.zgw_port, zgw),
             "corporaties": ("integrations.counterparts.corporation", self.corporation_port, ["--api-key", DEMO_SECRET]),
+            "zorgaanbieders": ("integrations.counterparts.care", self.care_port, ["--api-key", DEMO_SECRET]),
+            "e-ondertekening": ("integrations.counterparts.esign", self.esign_port, esign),
         }
         for name, (module, port, extra) in fakes.items():
             self._spawn(name, [sys.executable, "-m", module, "--port", str(port), "--ledger", ledger, *extra])
@@ -175,31 +181,8 @@ class LocalStack:
             if any(p.poll() is not None for p in self.processes) or time.monotonic() > deadline:
                 raise StackError(f"nep-tegenpartijen starten niet; see {self.logs}")
             time.sleep(0.2)
-
-        def save_block(command: str, block: str, url: str, *extra: str, secret: dict[str, str]) -> None:
-            self._run([sys.executable, "-m", "weerthuis.cli", command, "--block", block, "--url", url, *extra], secret)
-
-        regions_dir = Path(self.env.get("WEERTHUIS_REGIONS_DIR", REGIONS_DIR))
-        for region in load_regions(regions_dir).values():
-            for corporation in region.corporations:
-                if corporation.api_block:
-                    url = f"http://127.0.0.1:{self.corporation_port}/api/v1"
-                    save_block(
-                        "corporatie-api",
-                        corporation.api_block,
-                        url,
-                        secret={"WEERTHUIS_CORPORATION_API_KEY": DEMO_SECRET},
-                    )
-            if region.zaaksysteem is not None:
-                url = f"http://127.0.0.1:{self.zgw_port}{API}"
-                save_block(
-                    "zaaksysteem",
-                    region.zaaksysteem.block,
-                    url,
-                    "--client-id",
-                    "weerthuis",
-                    secret={"WEERTHUIS_ZGW_SECRET": DEMO_SECRET},
-                )
+        ports = f"{self.zgw_port},{self.corporation_port},{self.care_port},{self.esign_port}"
+        self._run([sys.executable, "-m", "weerthuis.devstack", "save-fake-blocks", ports])
 
     def start_worker(self) -> None:
         self._spawn("worker", self.prefect("worker", "start", "--pool", WORK_POOL, "--type", "process"))
@@ -233,3 +216,45 @@ class LocalStack:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def save_fake_blocks(zgw_port: int, corporation_port: int, care_port: int, esign_port: int) -> int:
+    """Save every block the region files name, pointing at this stack's fakes (one process: saving is slow)."""
+    from pydantic import SecretStr
+
+    from config.regions import load_regions
+    from config.settings import Settings
+    from integrations.care import CareApi
+    from integrations.corporation import CorporationApi
+    from integrations.counterparts.common import API
+    from integrations.counterparts.zgw import API as ZGW_API
+    from integrations.counterparts.zgw import DEMO_SECRET
+    from integrations.esign import ESignApi
+    from integrations.zgw import ZgwZakenApi
+
+    secret = SecretStr(DEMO_SECRET)
+    blocks: dict[str, Any] = {}
+    for region in load_regions(Settings().regions_dir).values():
+        if region.zaaksysteem is not None:
+            url = f"http://127.0.0.1:{zgw_port}{ZGW_API}"
+            blocks[region.zaaksysteem.block] = ZgwZakenApi(base_url=url, client_id="weerthuis", secret=secret)
+        for corporation in region.corporations:
+            if corporation.api_block:
+                url = f"http://127.0.0.1:{corporation_port}{API}"
+                blocks[corporation.api_block] = CorporationApi(base_url=url, api_key=secret)
+        for provider in region.care_providers:
+            if provider.api_block:
+                blocks[provider.api_block] = CareApi(base_url=f"http://127.0.0.1:{care_port}{API}", api_key=secret)
+        if region.esign_block:
+            url = f"http://127.0.0.1:{esign_port}{API}"
+            blocks[region.esign_block] = ESignApi(base_url=url, token=secret, webhook_secret=secret)
+    for name, block in blocks.items():
+        block.save(name, overwrite=True, _sync=True)
+    print(f"{len(blocks)} blocks bewaard voor de nep-tegenpartijen.")
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["save-fake-blocks"] or len(sys.argv) != 3:
+        sys.exit("usage: python -m weerthuis.devstack save-fake-blocks ZGW,CORPORATION,CARE,ESIGN")
+    sys.exit(save_fake_blocks(*(int(port) for port in sys.argv[2].split(","))))

@@ -41,36 +41,39 @@ class RunEnded(RuntimeError):
     pass
 
 
-def wait_for_form(flow_run_id: UUID, *, after_key: str | None = None, timeout: float = 120) -> WaitingForm:
-    """Wait until the run is suspended on a form whose schema is stored (resuming earlier is a race)."""
+def waiting_form(flow_run_id: UUID) -> WaitingForm | None:
+    """The form the run is suspended on now, once its schema is stored (resuming earlier is a race); else None."""
     import json
 
-    deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
-        while time.monotonic() < deadline:
-            run = client.read_flow_run(flow_run_id)
-            state = run.state
-            if state is not None and state.is_final():
-                raise RunEnded(f"Run {flow_run_id} ended in {state.type.value}: {state.message}")
-            details = state.state_details if state is not None else None
-            waiting = state is not None and state.is_paused() and details and details.run_input_keyset
-            if waiting and details.pause_key != after_key:
-                try:
-                    schema = client.read_flow_run_input(flow_run_id, details.run_input_keyset["schema"])
-                except Exception:  # not stored yet
-                    schema = None
-                if schema:
-                    try:
-                        description = client.read_flow_run_input(flow_run_id, details.run_input_keyset["description"])
-                    except Exception:
-                        description = None
-                    return WaitingForm(
-                        flow_run_id,
-                        details.pause_key or "",
-                        json.loads(schema),
-                        json.loads(description) if description else None,
-                    )
-            time.sleep(0.5)
+        state = client.read_flow_run(flow_run_id).state
+        if state is not None and state.is_final():
+            raise RunEnded(f"Run {flow_run_id} ended in {state.type.value}: {state.message}")
+        details = state.state_details if state is not None else None
+        if state is None or not state.is_paused() or details is None or not details.run_input_keyset:
+            return None
+        keys = details.run_input_keyset
+        try:
+            schema = client.read_flow_run_input(flow_run_id, keys["schema"])
+        except Exception:  # not stored yet
+            return None
+        try:
+            description = client.read_flow_run_input(flow_run_id, keys["description"])
+        except Exception:
+            description = None
+    return WaitingForm(
+        flow_run_id, details.pause_key or "", json.loads(schema), json.loads(description) if description else None
+    )
+
+
+def wait_for_form(flow_run_id: UUID, *, after_key: str | None = None, timeout: float = 120) -> WaitingForm:
+    """Wait until the run is suspended on a form other than `after_key`, with its schema stored."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        form = waiting_form(flow_run_id)
+        if form is not None and form.key != after_key:
+            return form
+        time.sleep(0.5)
     raise TimeoutError(f"Run {flow_run_id} is not waiting on a new form after {timeout:.0f}s")
 
 

@@ -25,6 +25,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from integrations.counterparts.faults import FaultMiddleware, Faults
 from integrations.counterparts.server import serve
@@ -383,9 +384,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", action="append", default=[], help="client_id:secret (herhaalbaar)")
     parser.add_argument("--ledger", type=Path, default=Path(".data/fake-counterparts.sqlite"))
     parser.add_argument("--state", type=Path, help="JSON-bestand waarin de zaken een herstart overleven")
+    parser.add_argument(
+        "--contract", type=Path, help="OpenAPI-bestand: elk verzoek en antwoord ertegen controleren (GET /_contract)"
+    )
     args = parser.parse_args(argv)
     clients = dict(pair.split(":", 1) for pair in args.client) or {"weerthuis": DEMO_SECRET}
-    serve(zgw_app(CallLedger(args.ledger), clients, state=args.state), args.port)
+    app: ASGIApp = zgw_app(CallLedger(args.ledger), clients, state=args.state)
+    if args.contract:
+        from integrations.counterparts.contract import ContractCheck, ContractChecking
+
+        app = ContractChecking(app, ContractCheck(args.contract, f"http://127.0.0.1:{args.port}{API}"))
+    serve(app, args.port)
     return 0
 
 

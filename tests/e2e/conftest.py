@@ -9,13 +9,16 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from config.settings import Settings
 from integrations.fakes import CallLedger
+from tests.contract import SPECS
 from weerthuis.bootstrap import App, build
 from weerthuis.devstack import LocalStack, free_port
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack(tmp_path_factory.mktemp("stack"), port=free_port())
+    # The fake zaaksysteem checks every exchange against the official ZGW spec (GET /_contract tells the findings).
+    contract = {"WEERTHUIS_ZGW_CONTRACT": str(SPECS / "zgw-zaken-api-1.5.1.yaml")}
+    local = LocalStack(tmp_path_factory.mktemp("stack"), port=free_port(), extra_env=contract)
     with local, temporary_settings(updates={PREFECT_API_URL: local.api_url}):
         yield local
 

@@ -14,6 +14,7 @@ from weerthuis.domain.vocabulary import (
     OfferAnswer,
     ReadinessVerdict,
     ReviewOutcome,
+    SigningResult,
     WmoDecision,
 )
 from weerthuis.domain.zrm import ZrmAssessment, ZrmDomain
@@ -72,18 +73,17 @@ def offer(casework: Casework, ref: str, attempt: int, neighbourhood: str = "ange
     )
 
 
+def sign_lease(casework: Casework, ref: str, attempt: int = 1, by: str = "EMM-DOM-01") -> None:
+    """The consultant draws up a three-party lease and it is signed today."""
+    casework.draw_up_lease(ref, attempt, contract_form=ContractForm.THREE_PARTY, temporary=True, decided_by=by)
+    casework.record_signing(ref, attempt, result=SigningResult.SIGNED, signed_on=casework.today(), decided_by=by)
+
+
 def to_follow_up(casework: Casework) -> str:
     ref = to_offer(casework)
     offer(casework, ref, 1)
     casework.answer_offer(ref, 1, OfferAnswer.ACCEPTED, "EMM-TB-01")
-    casework.sign_lease(
-        ref,
-        1,
-        contract_form=ContractForm.THREE_PARTY,
-        temporary=True,
-        signed_on=casework.today(),
-        decided_by="EMM-DOM-01",
-    )
+    sign_lease(casework, ref)
     casework.arrange_support(
         ref,
         1,

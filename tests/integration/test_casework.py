@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, text
@@ -16,12 +17,14 @@ from weerthuis.casework import Casework, InvalidAnswer, StaleAnswer, UnknownDeci
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.steps import Step
 from weerthuis.domain.vocabulary import (
+    ContractForm,
     DeclineReason,
     NominationAnswer,
     OfferAnswer,
     ReadinessVerdict,
     RefusalReason,
     ReviewOutcome,
+    SigningResult,
 )
 
 
@@ -54,6 +57,7 @@ def test_a_case_runs_from_registration_to_its_first_review(any_casework: Casewor
         "NominationAccepted",
         "OfferMade",
         "OfferAccepted",
+        "LeaseDrawnUp",
         "LeaseSigned",
         "SupportArranged",
         "ReviewHeld",
@@ -66,6 +70,7 @@ def test_a_case_runs_from_registration_to_its_first_review(any_casework: Casewor
         "EMM-DOM-01",
         "EMM-TB-01",
         "EMM-DOM-01",
+        "EMM-DOM-01",
         "EMM-TB-01",
         "EMM-TB-01",
     ]
@@ -76,11 +81,56 @@ def test_a_case_runs_from_registration_to_its_first_review(any_casework: Casewor
         "nomination:1:submit_nomination",
         "offer:1:set_status",
         "tenancy:1:set_status",
+        "tenancy:1:send_for_signing",
         "tenancy:1:register_lease",
+        "tenancy:1:request_support",
         "support:1:set_status",
-        "support:1:request_support",
         "follow_up:1:set_status",
     ]
+
+
+def test_a_declined_signing_draws_the_lease_up_again_and_sends_it_anew(casework: Casework) -> None:
+    ref = to_offer(casework)
+    offer(casework, ref, 1)
+    casework.answer_offer(ref, 1, OfferAnswer.ACCEPTED, "EMM-TB-01")
+    casework.draw_up_lease(ref, 1, contract_form=ContractForm.REGULAR, temporary=False, decided_by="EMM-DOM-01")
+    assert casework.view(ref).waiting_for is Step.SIGNING
+    # The e-signature service answers for the signers: declined, with its reason.
+    casework.record_signing(
+        ref, 1, result=SigningResult.DECLINED, signed_on=None, decided_by="api:e-ondertekening", reason="huurder"
+    )
+    case = casework.view(ref)
+    assert (case.stage, case.attempt, case.waiting_for) == (Stage.TENANCY, 2, Step.LEASE)
+    assert case.history[-1].reason == "geweigerd: huurder"
+    casework.draw_up_lease(ref, 2, contract_form=ContractForm.THREE_PARTY, temporary=True, decided_by="EMM-DOM-01")
+    casework.record_signing(
+        ref, 2, result=SigningResult.SIGNED, signed_on=casework.today(), decided_by="api:e-ondertekening"
+    )
+    assert casework.view(ref).stage is Stage.SUPPORT
+    signings = [key for key in owed(casework, ref) if key.endswith("send_for_signing")]
+    assert signings == ["tenancy:1:send_for_signing", "tenancy:2:send_for_signing"]
+    with casework._uow() as uow:
+        payload = uow.session.execute(
+            select(Action.payload).filter(Action.key.endswith("tenancy:2:register_lease"))
+        ).scalar_one()
+    assert payload["contract_form"] == ContractForm.THREE_PARTY.value
+    assert payload["signed_on"] == casework.today().isoformat()
+
+
+def test_a_system_answers_only_the_steps_its_api_answers(casework: Casework) -> None:
+    ref = to_offer(casework)  # nominated to domesta, which has an API block in the region file
+    made_by = {
+        "dwelling_reference": "DOM-0815",
+        "neighbourhood": "angelslo",
+        "rent": Decimal("612.35"),
+        "viewing_on": casework.today(),
+    }
+    with pytest.raises(UnknownDecider):
+        casework.make_offer(ref, 1, **made_by, decided_by="api:lefier")  # another corporation's system
+    casework.make_offer(ref, 1, **made_by, decided_by="api:domesta")
+    assert casework.view(ref).history[-1].decided_by == "api:domesta"
+    with pytest.raises(UnknownDecider):
+        casework.answer_offer(ref, 1, OfferAnswer.ACCEPTED, "api:domesta")  # the client answers, not a system
 
 
 def test_every_command_called_again_changes_nothing(any_casework: Casework) -> None:
@@ -139,7 +189,7 @@ def test_only_the_regions_people_in_the_right_role_decide(casework: Casework) ->
 def test_a_consultant_answers_only_for_their_own_corporation(casework: Casework) -> None:
     ref = to_nomination(casework)
     casework.propose_nomination(ref, 1, "domesta", "EMM-TP-01")
-    assert casework.deciders(casework.view(ref), Step.NOMINATION_RESPONSE) == ["EMM-DOM-01"]
+    assert casework.deciders(casework.view(ref), Step.NOMINATION_RESPONSE) == ["EMM-DOM-01", "api:domesta"]
     with pytest.raises(UnknownDecider, match="werkt niet bij Domesta"):
         casework.answer_nomination(ref, 1, NominationAnswer.ACCEPTED, "EMM-LEF-01")
 
@@ -184,7 +234,7 @@ def test_withdrawn_at_readiness_ends_the_case(casework: Casework) -> None:
 
 
 def test_a_temporary_lease_is_only_for_people_from_social_shelter(casework: Casework) -> None:
-    from weerthuis.domain.vocabulary import ContractForm, InstitutionType
+    from weerthuis.domain.vocabulary import InstitutionType
 
     ref = register(casework, institution=InstitutionType.SHELTERED_HOUSING)
     casework.start_assessment(ref)
@@ -195,14 +245,7 @@ def test_a_temporary_lease_is_only_for_people_from_social_shelter(casework: Case
     offer(casework, ref, 1, by="EMM-LEF-01")
     casework.answer_offer(ref, 1, OfferAnswer.ACCEPTED, "EMM-TB-01")
     with pytest.raises(InvalidAnswer, match="maatschappelijke opvang"):
-        casework.sign_lease(
-            ref,
-            1,
-            contract_form=ContractForm.REGULAR,
-            temporary=True,
-            signed_on=casework.today(),
-            decided_by="EMM-LEF-01",
-        )
+        casework.draw_up_lease(ref, 1, contract_form=ContractForm.REGULAR, temporary=True, decided_by="EMM-LEF-01")
 
 
 @pytest.mark.parametrize(

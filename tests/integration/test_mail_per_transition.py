@@ -15,7 +15,14 @@ from tests.integration.helpers import offer, register, review, to_follow_up, zrm
 from tests.integration.mailhelpers import received, server_for, sink_on_free_port
 from weerthuis.casedb.models import OutboxMail
 from weerthuis.casework import Casework
-from weerthuis.domain.vocabulary import ContractForm, NominationAnswer, OfferAnswer, ReadinessVerdict, ReviewOutcome
+from weerthuis.domain.vocabulary import (
+    ContractForm,
+    NominationAnswer,
+    OfferAnswer,
+    ReadinessVerdict,
+    ReviewOutcome,
+    SigningResult,
+)
 from weerthuis.outbox import Outbox, deliver
 
 COORDINATORS = ["coordinator.emmen@example.org", "gemeente.emmen@example.org"]
@@ -67,16 +74,17 @@ def test_each_transition_mails_whoever_acts_next_and_whoever_must_know(
         (CASE_MANAGER, f"Woningaanbod voor zaak {ref}: bezichtiging {viewing:%d-%m-%Y}")
     ]
     assert step(lambda: casework.answer_offer(ref, 1, OfferAnswer.ACCEPTED, "EMM-TB-01")) == [
-        (DOMESTA, f"Actie nodig: huurovereenkomst tekenen voor zaak {ref}")
+        (DOMESTA, f"Actie nodig: huurovereenkomst opstellen voor zaak {ref}")
     ]
+    drawn_up = step(
+        lambda: casework.draw_up_lease(
+            ref, 1, contract_form=ContractForm.THREE_PARTY, temporary=True, decided_by="EMM-DOM-01"
+        )
+    )
+    assert drawn_up == [(DOMESTA, f"Actie nodig: huurovereenkomst laten ondertekenen voor zaak {ref}")]
     signed = step(
-        lambda: casework.sign_lease(
-            ref,
-            1,
-            contract_form=ContractForm.THREE_PARTY,
-            temporary=True,
-            signed_on=casework.today(),
-            decided_by="EMM-DOM-01",
+        lambda: casework.record_signing(
+            ref, 1, result=SigningResult.SIGNED, signed_on=casework.today(), decided_by="EMM-DOM-01"
         )
     )
     assert signed == sorted(

@@ -68,6 +68,7 @@ def test_prefect_yaml_deploys_each_flow_with_only_pseudonymous_parameters() -> N
         "outflow-case": ["zaakreferentie", "regio"],
         "reminders": ["peildatum"],
         "mail-outbox": [],
+        "counterpart-answers": [],
     }
 
 

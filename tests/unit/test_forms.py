@@ -27,7 +27,7 @@ def test_who_decides_is_a_closed_list_of_staff_codes() -> None:
 
 
 def test_prefilled_form_keeps_titles_and_limits_and_carries_the_summary() -> None:
-    form = forms.prefilled(forms.lease_form(["EMM-DOM-01"]), "### Zaak WT-2026-0001", signed_on="2026-03-02")
+    form = forms.prefilled(forms.signing_form(["EMM-DOM-01"]), "### Zaak WT-2026-0001", signed_on="2026-03-02")
     properties = schema(form)["properties"]
     assert properties["signed_on"]["title"] == "Datum ondertekening"
     assert properties["signed_on"]["default"] == "2026-03-02"

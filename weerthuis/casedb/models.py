@@ -225,7 +225,8 @@ class Lease(Base):
     contract_form: Mapped[str] = mapped_column(String(60))
     temporary: Mapped[bool]
     ends_on: Mapped[date | None] = mapped_column(Date)
-    signed_on: Mapped[date] = mapped_column(Date)
+    # None while the drawn-up lease is out for signing.
+    signed_on: Mapped[date | None] = mapped_column(Date)
     recorded_by: Mapped[str] = mapped_column(String(40))
 
 
@@ -291,6 +292,9 @@ class Action(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     settled_by: Mapped[str | None] = mapped_column(String(40))
+    # The counterpart's id of what the action made (a nomination, a signing, a support request): the answer is
+    # read back under it.
+    receipt: Mapped[str | None] = mapped_column(String(120))
 
 
 class OutboxMail(Base):

@@ -21,6 +21,7 @@ class Move(StrEnum):
     REFUSE_OFFER = "refuse_offer"
     LAPSE_PRIORITY = "lapse_priority"
     SIGN_LEASE = "sign_lease"
+    DECLINE_SIGNING = "decline_signing"
     ARRANGE_SUPPORT = "arrange_support"
     CLOSE_HOUSED = "close_housed"
     RECORD_RELAPSE = "record_relapse"
@@ -31,6 +32,7 @@ class Move(StrEnum):
     RECORD_ASSESSMENT = "record_assessment"
     PROPOSE_NOMINATION = "propose_nomination"
     MAKE_OFFER = "make_offer"
+    DRAW_UP_LEASE = "draw_up_lease"
     HOLD_REVIEW = "hold_review"
 
 
@@ -49,6 +51,8 @@ class Event(StrEnum):
     OFFER_ACCEPTED = "OfferAccepted"
     OFFER_REFUSED = "OfferRefused"
     PRIORITY_LAPSED = "PriorityLapsed"
+    LEASE_DRAWN_UP = "LeaseDrawnUp"
+    SIGNING_DECLINED = "SigningDeclined"
     LEASE_SIGNED = "LeaseSigned"
     SUPPORT_ARRANGED = "SupportArranged"
     REVIEW_HELD = "ReviewHeld"
@@ -72,6 +76,8 @@ EVENT_LABELS: dict[Event, str] = {
     Event.OFFER_ACCEPTED: "aanbod geaccepteerd",
     Event.OFFER_REFUSED: "aanbod geweigerd",
     Event.PRIORITY_LAPSED: "voorrang vervallen",
+    Event.LEASE_DRAWN_UP: "huurovereenkomst opgesteld en ter ondertekening verstuurd",
+    Event.SIGNING_DECLINED: "ondertekening geweigerd of verlopen",
     Event.LEASE_SIGNED: "huurovereenkomst getekend",
     Event.SUPPORT_ARRANGED: "begeleiding aan huis geregeld",
     Event.REVIEW_HELD: "nazorgmoment gehouden",
@@ -107,6 +113,8 @@ MOVES: dict[Move, Rule] = {
     Move.REFUSE_OFFER: Rule(_from(Stage.OFFER), Stage.OFFER, Event.OFFER_REFUSED),
     Move.LAPSE_PRIORITY: Rule(_from(Stage.OFFER), Stage.WITHDRAWN, Event.PRIORITY_LAPSED),
     Move.SIGN_LEASE: Rule(_from(Stage.TENANCY), Stage.SUPPORT, Event.LEASE_SIGNED),
+    # Not signed (declined, or the signing expired): the lease is drawn up again in a new attempt.
+    Move.DECLINE_SIGNING: Rule(_from(Stage.TENANCY), Stage.TENANCY, Event.SIGNING_DECLINED),
     Move.ARRANGE_SUPPORT: Rule(_from(Stage.SUPPORT), Stage.FOLLOW_UP, Event.SUPPORT_ARRANGED),
     Move.CLOSE_HOUSED: Rule(_from(Stage.FOLLOW_UP), Stage.CLOSED, Event.CASE_CLOSED),
     Move.RECORD_EVICTION: Rule(_from(Stage.FOLLOW_UP), Stage.EVICTED, Event.TENANT_EVICTED),
@@ -116,6 +124,7 @@ MOVES: dict[Move, Rule] = {
     Move.RECORD_ASSESSMENT: Rule(_from(Stage.READINESS), None, Event.ASSESSMENT_RECORDED),
     Move.PROPOSE_NOMINATION: Rule(_from(Stage.NOMINATION), None, Event.NOMINATION_PROPOSED),
     Move.MAKE_OFFER: Rule(_from(Stage.OFFER), None, Event.OFFER_MADE),
+    Move.DRAW_UP_LEASE: Rule(_from(Stage.TENANCY), None, Event.LEASE_DRAWN_UP),
     Move.HOLD_REVIEW: Rule(_from(Stage.FOLLOW_UP), None, Event.REVIEW_HELD),
 }
 

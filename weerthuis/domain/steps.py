@@ -17,6 +17,7 @@ class Step(StrEnum):
     OFFER = "offer"
     OFFER_RESPONSE = "answer"
     LEASE = "lease"
+    SIGNING = "signing"
     SUPPORT = "support"
     REVIEW = "review"
 
@@ -42,7 +43,10 @@ STEPS: dict[Step, StepRule] = {
     ),
     Step.OFFER: StepRule(Stage.OFFER, (Role.CORPORATION_CONSULTANT,), "offer", "woning aanbieden"),
     Step.OFFER_RESPONSE: StepRule(Stage.OFFER, (Role.CASE_MANAGER,), "offer_response", "reactie op het aanbod"),
-    Step.LEASE: StepRule(Stage.TENANCY, (Role.CORPORATION_CONSULTANT,), "lease", "huurovereenkomst tekenen"),
+    Step.LEASE: StepRule(Stage.TENANCY, (Role.CORPORATION_CONSULTANT,), "lease", "huurovereenkomst opstellen"),
+    Step.SIGNING: StepRule(
+        Stage.TENANCY, (Role.CORPORATION_CONSULTANT,), "signing", "huurovereenkomst laten ondertekenen"
+    ),
     Step.SUPPORT: StepRule(
         Stage.SUPPORT, (Role.CASE_MANAGER, Role.WMO_CONSULTANT), "support", "begeleiding aan huis regelen"
     ),
@@ -50,4 +54,4 @@ STEPS: dict[Step, StepRule] = {
 }
 
 # Steps whose decider works for the corporation the case is with, not just anywhere in the region.
-CORPORATION_STEPS = frozenset({Step.NOMINATION_RESPONSE, Step.OFFER, Step.LEASE})
+CORPORATION_STEPS = frozenset({Step.NOMINATION_RESPONSE, Step.OFFER, Step.LEASE, Step.SIGNING})

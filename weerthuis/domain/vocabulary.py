@@ -63,6 +63,14 @@ class ContractForm(StrEnum):
     INTERMEDIARY = "intermediaire verhuur"
 
 
+class SigningResult(StrEnum):
+    """How the signing of a drawn-up lease ended (by the e-signature service, or on paper)."""
+
+    SIGNED = "ondertekend"
+    DECLINED = "geweigerd"
+    EXPIRED = "verlopen"
+
+
 class WmoDecision(StrEnum):
     GRANTED = "toegekend"
     APPLIED = "aangevraagd, nog geen beschikking"
