@@ -74,6 +74,8 @@ class DueDays(_Strict):
     signing: int = Field(default=10, gt=0, description="days the signers have to sign a drawn-up lease")
     support: int = Field(gt=0)
     review: int = Field(gt=0, description="days after the review date that the review form is due")
+    escalation: int = Field(default=5, gt=0, description="days the coordinator has to decide on a red card")
+    omklap: int = Field(default=21, gt=0, description="days for the omklap decision at the end of the guidance")
 
 
 class Reminders(_Strict):
@@ -122,6 +124,10 @@ class Region(_Strict):
     refusal_limit: int = Field(ge=1, description="refused suitable offers after which priority lapses")
     reassessment_days: int = Field(gt=0, description="wait before re-assessing a case that is not yet ready")
     follow_up_months: list[int] = Field(min_length=1)
+    warning_review_months: int = Field(
+        default=1, ge=1, description="after a yellow card, the next review is at most this many months away"
+    )
+    extension_months: int = Field(default=6, ge=1, description="months of guidance an extension adds")
     due_days: DueDays
     reminders: Reminders = Reminders()
     zaaksysteem: CaseSystem | None = None

@@ -15,11 +15,14 @@ from prefect.input import RunInput
 from pydantic import Field, create_model
 
 from weerthuis.domain.vocabulary import (
+    CaseOutcome,
     ContractForm,
     DeclineReason,
+    EscalationDecision,
     LivingSituation,
     NominationAnswer,
     OfferAnswer,
+    OmklapDecision,
     ProblemDecision,
     ReadinessVerdict,
     RefusalReason,
@@ -246,6 +249,31 @@ def review_form(case_managers: list[str]) -> type[RunInput]:
         support_reached=(YesNo, Field(title="Wordt de begeleiding bereikt?")),
         outcome=(_values(ReviewOutcome), Field(title="Uitkomst")),
         decided_by=_decided_by(case_managers, "trajectbegeleider"),
+    )
+
+
+def escalation_form(coordinators: list[str]) -> type[RunInput]:
+    """A red card: the coordinator decides, with the corporation and the care provider, what happens now."""
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "Escalatie",
+        __base__=RunInput,
+        decision=(_values(EscalationDecision), Field(title="Besluit")),
+        reason=(str, Field(default="", max_length=200, title="Toelichting", description="Zonder persoonsgegevens.")),
+        decided_by=_decided_by(coordinators, "coördinator"),
+    )
+
+
+def omklap_form(coordinators: list[str]) -> type[RunInput]:
+    """The end of the guided period: the lease in the client's own name, more guidance, or the end."""
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "Omklap",
+        __base__=RunInput,
+        decision=(_values(OmklapDecision), Field(title="Besluit")),
+        outcome=(
+            _values(CaseOutcome) | None,
+            Field(default=None, title="Uitkomst", description="Alleen bij beëindigen: hoe de zaak eindigt."),
+        ),
+        decided_by=_decided_by(coordinators, "coördinator"),
     )
 
 

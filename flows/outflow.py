@@ -26,16 +26,21 @@ from flows.summary import case_summary
 from tasks.actions import deliver_pending_actions
 from tasks.mail import deliver_mail
 from tasks.pages import show_progress
+from tasks.reviews import gather_signals, plan_reviews
 from weerthuis.bootstrap import App, app
 from weerthuis.casedb.quota import Refused
 from weerthuis.casework import CaseView, Problem
+from weerthuis.domain.follow_up import in_words
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.steps import Step
 from weerthuis.domain.vocabulary import (
+    CaseOutcome,
     ContractForm,
     DeclineReason,
+    EscalationDecision,
     NominationAnswer,
     OfferAnswer,
+    OmklapDecision,
     ProblemDecision,
     ReadinessVerdict,
     RefusalReason,
@@ -54,7 +59,10 @@ def gate_key(case: CaseView) -> str:
     """
     assert case.waiting_for is not None
     key = f"{case.stage.value}-{case.attempt}-{case.waiting_for.value}".replace("_", "-")
-    return f"{key}-{case.reviews_held + 1}" if case.waiting_for is Step.REVIEW else key
+    if case.waiting_for is Step.REVIEW:
+        return f"{key}-{case.reviews_held + 1}"
+    # An escalation or the omklap follows the review held last: `follow-up-1-escalation-2`.
+    return f"{key}-{case.reviews_held}" if case.waiting_for in (Step.ESCALATION, Step.OMKLAP) else key
 
 
 def ask(
@@ -62,9 +70,11 @@ def ask(
     case: CaseView,
     form: type[RunInput],
     apply: Callable[[Any], None],
+    note: str = "",
     **defaults: Any,
 ) -> None:
     """Suspend for the form, then apply the answer; an answer the procedure refuses is asked again, with why.
+    `note`: a line of Markdown above the case summary; `defaults`: the form's pre-filled values.
 
     Refused answers are kept in the case database, so a replay skips them instead of applying them again.
     """
@@ -77,7 +87,9 @@ def ask(
             rejected = earlier
             continue
         answer = given_answer(form, round_key) or suspend_flow_run(
-            wait_for_input=forms.prefilled(form, case_summary(case, region, rejected=rejected), **defaults),
+            wait_for_input=forms.prefilled(
+                form, f"{note}\n\n" * bool(note) + case_summary(case, region, rejected=rejected), **defaults
+            ),
             key=round_key,
             timeout=None,
         )
@@ -244,6 +256,9 @@ def await_support(application: App, case: CaseView) -> None:
 
 def await_review(application: App, case: CaseView) -> None:
     casework = application.casework
+    # What the corporation and the care provider reported: shown in the form and weighed with the answer.
+    signals = tuple(gather_signals(case.reference))
+    reported, reported_codes = {s.split(":", 1)[0] for s in signals}, ",".join(signals)
 
     def apply(answer: Any) -> None:
         casework.hold_review(
@@ -257,9 +272,42 @@ def await_review(application: App, case: CaseView) -> None:
             support_reached=yes(answer.support_reached),
             outcome=ReviewOutcome(answer.outcome),
             decided_by=answer.decided_by,
+            signals=signals,
         )
 
-    ask(application, case, forms.review_form(casework.deciders(case, Step.REVIEW)), apply)
+    ask(
+        application,
+        case,
+        forms.review_form(casework.deciders(case, Step.REVIEW)),
+        apply,
+        held_on=casework.today(),
+        rent_arrears="ja" if "huurachterstand" in reported else "nee",
+        nuisance="ja" if "overlast" in reported else "nee",
+        support_reached="nee" if "begeleiding" in reported else "ja",
+        note=f"**Signalen** van corporatie en zorgaanbieder sinds het vorige nazorgmoment: {in_words(reported_codes)}.",
+    )
+
+
+def await_escalation(application: App, case: CaseView) -> None:
+    casework = application.casework
+
+    def apply(answer: Any) -> None:
+        decision = EscalationDecision(answer.decision)
+        casework.decide_escalation(case.reference, case.attempt, decision, answer.decided_by, answer.reason)
+
+    ask(application, case, forms.escalation_form(casework.deciders(case, Step.ESCALATION)), apply)
+
+
+def await_omklap(application: App, case: CaseView) -> None:
+    casework = application.casework
+
+    def apply(answer: Any) -> None:
+        outcome = CaseOutcome(answer.outcome) if answer.outcome else None
+        casework.decide_omklap(
+            case.reference, case.attempt, OmklapDecision(answer.decision), answer.decided_by, outcome
+        )
+
+    ask(application, case, forms.omklap_form(casework.deciders(case, Step.OMKLAP)), apply)
 
 
 GATES: dict[Step, Callable[[App, CaseView], None]] = {
@@ -273,6 +321,8 @@ GATES: dict[Step, Callable[[App, CaseView], None]] = {
     Step.SIGNING: await_signing,
     Step.SUPPORT: await_support,
     Step.REVIEW: await_review,
+    Step.ESCALATION: await_escalation,
+    Step.OMKLAP: await_omklap,
 }
 
 
@@ -301,11 +351,6 @@ def await_problem(application: App, case: CaseView, problem: Problem) -> None:
     casework.settle_problem(problem.key, ProblemDecision(answer.decision), answer.decided_by)
 
 
-def run_is_done(case: CaseView) -> bool:
-    """This run ends at an end state or once the first follow-up review is held; later reviews run on schedule."""
-    return case.waiting_for is None or (case.stage is Stage.FOLLOW_UP and case.reviews_held >= 1)
-
-
 def deliver_case_mail(case_reference: str) -> None:
     """Send the case's mail now; if the mail server stays away, the mail waits in the outbox for the next round."""
     state = deliver_mail(case_reference, return_state=True)
@@ -322,25 +367,12 @@ class WrongRegion(ValueError):
 CaseReference = Annotated[str, Field(pattern=r"^WT-\d{4}-\d{4}$")]
 
 
-@flow(name="outflow-case", flow_run_name="{zaakreferentie}", persist_result=False)
-def outflow_case(zaakreferentie: CaseReference, regio: RegionCode) -> str:
-    """Take one case through readiness, nomination, offer, tenancy, support and its first follow-up review.
-
-    Args:
-        zaakreferentie: De zaakreferentie uit de aanmelding, bijvoorbeeld WT-2026-0042. Persoonsgegevens horen
-            hier niet: die staan in de zaakdatabase.
-        regio: De regio waar de zaak is aangemeld.
-    """
-    case_reference, region = zaakreferentie, regio
-    application = app()
+def walk(application: App, case_reference: str, done: Callable[[CaseView], bool]) -> CaseView:
+    """The procedure loop both flows share: settle refused actions, deliver what is owed, mail, show progress,
+    and ask whoever the case waits on — until `done` says this run's part is over (or the case has ended)."""
     casework = application.casework
-    case = casework.view(case_reference)
-    if case.region != region:
-        raise WrongRegion(f"Zaak {case_reference} hoort bij regio {case.region}, niet bij {region}.")
-
     flow_run_id = UUID(runtime.flow_run.id)
     casework.attach_run(case_reference, str(flow_run_id))
-    casework.start_assessment(case_reference)
     while True:
         for problem in casework.refused_actions(case_reference):
             await_problem(application, casework.view(case_reference), problem)
@@ -349,8 +381,32 @@ def outflow_case(zaakreferentie: CaseReference, regio: RegionCode) -> str:
         deliver_case_mail(case_reference)
         case = casework.view(case_reference)
         show_progress(case, flow_run_id)
-        if run_is_done(case):
+        if case.waiting_for is None or done(case):
+            plan_reviews(case_reference)  # schedule, move or cancel the follow-up runs; once each, also on replay
             get_run_logger().info("Zaak %s: %s", case_reference, case.stage.label)
-            return case.stage.value
-        assert case.waiting_for is not None
+            return case
         GATES[case.waiting_for](application, case)
+
+
+def case_in(application: App, case_reference: str, region: str) -> CaseView:
+    case = application.casework.view(case_reference)
+    if case.region != region:
+        raise WrongRegion(f"Zaak {case_reference} hoort bij regio {case.region}, niet bij {region}.")
+    return case
+
+
+@flow(name="outflow-case", flow_run_name="{zaakreferentie}", persist_result=False)
+def outflow_case(zaakreferentie: CaseReference, regio: RegionCode) -> str:
+    """Take one case through readiness, nomination, offer, tenancy and support, up to follow-up.
+
+    Args:
+        zaakreferentie: De zaakreferentie uit de aanmelding, bijvoorbeeld WT-2026-0042. Persoonsgegevens horen
+            hier niet: die staan in de zaakdatabase.
+        regio: De regio waar de zaak is aangemeld.
+    """
+    application = app()
+    case_in(application, zaakreferentie, regio)
+    application.casework.attach_run(zaakreferentie, str(runtime.flow_run.id))  # the first mail links to this run
+    application.casework.start_assessment(zaakreferentie)
+    # In follow-up the reviews are runs of their own (flows/follow_up.py), scheduled when this run ends.
+    return walk(application, zaakreferentie, lambda case: case.stage is Stage.FOLLOW_UP).stage.value

@@ -281,6 +281,9 @@ class CareProviders:
     def wmo_decision(self, provider: str, reference: str) -> dict[str, Any] | None:
         return self._for(provider).wmo_decision(reference)
 
+    def reach(self, provider: str, request_id: str, on: date) -> dict[str, Any]:
+        return self._for(provider).reach(request_id, on)
+
     def close(self) -> None:
         self._for.close()
 

@@ -282,6 +282,9 @@ class Corporations:
     def offers(self, corporation: str, nomination_id: str) -> list[dict[str, Any]]:
         return self._for(corporation).offers(nomination_id)
 
+    def signals(self, corporation: str, reference: str, since: date) -> list[dict[str, Any]]:
+        return self._for(corporation).signals(reference, since)
+
     def close(self) -> None:
         self._for.close()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,9 @@ class FakeCorporation:
     def offers(self, corporation: str, nomination_id: str) -> list[dict[str, Any]]:
         return []
 
+    def signals(self, corporation: str, reference: str, since: date) -> list[dict[str, Any]]:
+        return []
+
 
 class FakeMunicipalCaseSystem:
     def __init__(self, ledger: CallLedger) -> None:
@@ -103,6 +106,9 @@ class FakeCareProvider:
 
     def wmo_decision(self, provider: str, reference: str) -> dict[str, Any] | None:
         return None
+
+    def reach(self, provider: str, request_id: str, on: date) -> dict[str, Any]:
+        return {"reached": True, "last_contact": None}
 
 
 class FakeLeaseSigning:

@@ -3,6 +3,7 @@ reads give a counterpart's answer back in our terms (see each adapter), or "no a
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Protocol
 
 
@@ -26,6 +27,8 @@ class Corporation(Protocol):
 
     def offers(self, corporation: str, nomination_id: str) -> list[dict[str, Any]]: ...
 
+    def signals(self, corporation: str, reference: str, since: date) -> list[dict[str, Any]]: ...
+
 
 class MunicipalCaseSystem(Protocol):
     """The municipality's case system (zaaksysteem): one zaak per outflow case, a status per stage."""
@@ -43,6 +46,8 @@ class CareProvider(Protocol):
     def support_request(self, provider: str, request_id: str) -> dict[str, Any]: ...
 
     def wmo_decision(self, provider: str, reference: str) -> dict[str, Any] | None: ...
+
+    def reach(self, provider: str, request_id: str, on: date) -> dict[str, Any]: ...
 
 
 class LeaseSigning(Protocol):

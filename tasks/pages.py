@@ -49,6 +49,8 @@ def name_run(reference: str, flow_run_id: UUID) -> None:
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(flow_run_id)
         name, tags = run_name(case), run_tags(case, list(run.tags))
+        if run.name.startswith(name):  # a follow-up run keeps its review's number: "WT-2026-0042 · nazorg 2"
+            name = run.name
         if (run.name, sorted(run.tags)) != (name, sorted(tags)):
             client.update_flow_run(flow_run_id, name=name, tags=tags)
 

@@ -36,15 +36,21 @@ from weerthuis.casedb.models import (
 )
 from weerthuis.casedb.quota import Refused
 from weerthuis.casedb.uow import UnitOfWork
+from weerthuis.domain.follow_up import card_for, in_words
 from weerthuis.domain.moves import MOVES, Event, Move, enters_stage, transition
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.steps import CORPORATION_STEPS, STEPS, Step
 from weerthuis.domain.vocabulary import (
+    Card,
+    CaseOutcome,
     ContractForm,
     DeclineReason,
+    EscalationDecision,
     InstitutionType,
+    LivingSituation,
     NominationAnswer,
     OfferAnswer,
+    OmklapDecision,
     ProblemDecision,
     ReadinessVerdict,
     RefusalReason,
@@ -1030,7 +1036,11 @@ class Casework:
         support_reached: bool,
         outcome: ReviewOutcome,
         decided_by: str,
+        signals: tuple[str, ...] = (),
     ) -> None:
+        """A review held. `signals` are what the corporation and the care provider reported since the last one
+        (weerthuis.domain.follow_up); with the review they earn a card: yellow warns and brings the next review
+        closer, red waits on the coordinator. After the last review of the guided period comes the omklap."""
         with self._uow() as uow:
             case = self._open(uow, reference, Stage.FOLLOW_UP, attempt, Step.REVIEW)
             if case is None:
@@ -1043,6 +1053,13 @@ class Casework:
                 raise InvalidAnswer("De datum van het nazorgmoment ligt in de toekomst.")
             region = self.regions[case.region]
             support = uow.session.execute(select(SupportArrangement).filter_by(case_id=case.id)).scalar_one()
+            card = card_for(
+                signals,
+                living_situation=LivingSituation(living_situation),
+                rent_arrears=rent_arrears,
+                nuisance=nuisance,
+                support_reached=support_reached,
+            )
             uow.session.add(
                 Review(
                     case_id=case.id,
@@ -1055,33 +1072,138 @@ class Casework:
                     support_reached=support_reached,
                     outcome=outcome.value,
                     recorded_by=decided_by,
+                    signals=",".join(signals)[:200],
+                    card=card.value if card else None,
                 )
             )
             uow.session.flush()
+            if outcome is not ReviewOutcome.CONTINUE:
+                self._apply(uow, case, Move.HOLD_REVIEW, decided_by=decided_by, reason=outcome.value)
+                self._end(uow, case, END_OF_REVIEW[outcome], decided_by=decided_by, reason=outcome.value)
+                uow.commit()
+                return
             months = region.follow_up_months
-            if outcome is ReviewOutcome.CONTINUE and number < len(months):
-                case.next_review_on = add_months(support.starts_on, months[number])
+            regular = add_months(support.starts_on, months[number]) if number < len(months) else None
+            closer = add_months(held_on, region.warning_review_months)
+            why = f"{outcome.value}; signalen: {in_words(','.join(signals))}" if signals else outcome.value
+            if card is Card.RED:
+                case.next_review_on = min(d for d in (regular, closer) if d is not None)
+                self._apply(uow, case, Move.HOLD_REVIEW, decided_by=decided_by, reason=why)
+                self._apply(
+                    uow, case, Move.OPEN_ESCALATION, decided_by=decided_by, reason=why, waiting_for=Step.ESCALATION
+                )
+            elif regular is None:
+                # The end of the guided period: the lease in the client's own name, more guidance, or the end.
+                case.next_review_on = None
+                lease = uow.session.execute(select(Lease).filter_by(case_id=case.id)).scalar_one()
+                in_own_name = lease.contract_form == ContractForm.REGULAR.value  # nothing to flip
+                waiting = None if in_own_name else Step.OMKLAP
+                self._apply(uow, case, Move.HOLD_REVIEW, decided_by=decided_by, reason=why, waiting_for=waiting)
+                if card is Card.YELLOW:
+                    self._apply(uow, case, Move.RAISE_WARNING, decided_by=decided_by, reason=why, waiting_for=waiting)
+                if in_own_name:
+                    self._end(uow, case, Move.CLOSE_HOUSED, decided_by=decided_by, reason=why)
+            else:
+                case.next_review_on = min(regular, closer) if card is Card.YELLOW else regular
+                due = case.next_review_on + region.due("review")
+                for move in (Move.HOLD_REVIEW, Move.RAISE_WARNING) if card is Card.YELLOW else (Move.HOLD_REVIEW,):
+                    self._apply(uow, case, move, decided_by=decided_by, reason=why, waiting_for=Step.REVIEW, due_on=due)
+            uow.commit()
+
+    def decide_escalation(
+        self, reference: str, attempt: int, decision: EscalationDecision, decided_by: str, reason: str = ""
+    ) -> None:
+        """The coordinator's decision on a red card: extra effort and follow-up goes on, or the case ends."""
+        with self._uow() as uow:
+            case = self._open(uow, reference, Stage.FOLLOW_UP, attempt, Step.ESCALATION)
+            if case is None:
+                return
+            self._check_decider(uow.session, case, Step.ESCALATION, decided_by)
+            why = f"{decision.value}: {reason}" if reason else decision.value
+            if decision is EscalationDecision.CONTINUE:
+                region = self.regions[case.region]
+                due = (case.next_review_on or self.today()) + region.due("review")
                 self._apply(
                     uow,
                     case,
-                    Move.HOLD_REVIEW,
+                    Move.DECIDE_ESCALATION,
                     decided_by=decided_by,
-                    reason=outcome.value,
+                    reason=why,
+                    waiting_for=Step.REVIEW,
+                    due_on=due,
+                )
+            else:
+                self._apply(uow, case, Move.DECIDE_ESCALATION, decided_by=decided_by, reason=why)
+                self._end(uow, case, END_OF_ESCALATION[decision], decided_by=decided_by, reason=why)
+            uow.commit()
+
+    def decide_omklap(
+        self,
+        reference: str,
+        attempt: int,
+        decision: OmklapDecision,
+        decided_by: str,
+        outcome: CaseOutcome | None = None,
+    ) -> None:
+        """The end of the guided period: flip the lease to the client's own name (housed), extend the guidance by
+        the region's months (another review), or end the case with its outcome."""
+        with self._uow() as uow:
+            case = self._open(uow, reference, Stage.FOLLOW_UP, attempt, Step.OMKLAP)
+            if case is None:
+                return
+            self._check_decider(uow.session, case, Step.OMKLAP, decided_by)
+            region = self.regions[case.region]
+            if decision is OmklapDecision.TRANSFER:
+                self._apply(uow, case, Move.TRANSFER_LEASE, decided_by=decided_by, reason=decision.value)
+                self._end(uow, case, Move.CLOSE_HOUSED, decided_by=decided_by, reason=decision.value)
+            elif decision is OmklapDecision.EXTEND:
+                case.next_review_on = add_months(self.today(), region.extension_months)
+                self._apply(
+                    uow,
+                    case,
+                    Move.EXTEND_GUIDANCE,
+                    decided_by=decided_by,
+                    reason=f"{region.extension_months} maanden",
                     waiting_for=Step.REVIEW,
                     due_on=case.next_review_on + region.due("review"),
                 )
             else:
-                self._apply(uow, case, Move.HOLD_REVIEW, decided_by=decided_by, reason=outcome.value)
-                case.next_review_on = None
-                end = {
-                    ReviewOutcome.CONTINUE: Move.CLOSE_HOUSED,  # the last review of the guided period
-                    ReviewOutcome.CLOSE_HOUSED: Move.CLOSE_HOUSED,
-                    ReviewOutcome.RELAPSE: Move.RECORD_RELAPSE,
-                    ReviewOutcome.EVICTED: Move.RECORD_EVICTION,
-                    ReviewOutcome.MOVED: Move.RECORD_MOVE_AWAY,
-                }[outcome]
-                self._apply(uow, case, end, decided_by=decided_by, reason=outcome.value)
+                if outcome is None:
+                    raise InvalidAnswer("Kies bij beëindigen de uitkomst van de zaak.")
+                if outcome is CaseOutcome.WITHDRAWN:
+                    self._withdraw(uow, case, decided_by, outcome.value)
+                else:
+                    self._end(uow, case, END_OF_OMKLAP[outcome], decided_by=decided_by, reason=outcome.value)
             uow.commit()
+
+    def _end(self, uow: UnitOfWork, case: Case, move: Move, *, decided_by: str, reason: str) -> None:
+        case.next_review_on = None
+        self._apply(uow, case, move, decided_by=decided_by, reason=reason)
+
+    def last_review_on(self, reference: str) -> date:
+        """The day of the last review held, or the day support started: signals are read from then on."""
+        with self._uow() as uow:
+            case = uow.case(reference)
+            held = uow.session.execute(select(func.max(Review.held_on)).filter_by(case_id=case.id)).scalar_one()
+            if held is not None:
+                return held
+            return uow.session.execute(
+                select(SupportArrangement.starts_on).filter_by(case_id=case.id)
+            ).scalar_one()
+
+    def review_plan(self, reference: str) -> list[tuple[int, date]]:
+        """The reviews still ahead of a case in follow-up, (number, date), nearest first; [] once it has ended."""
+        with self._uow() as uow:
+            case = uow.case(reference)
+            if case.stage != Stage.FOLLOW_UP.value or case.next_review_on is None:
+                return []
+            held = uow.session.execute(select(func.count()).select_from(Review).filter_by(case_id=case.id)).scalar_one()
+            months = self.regions[case.region].follow_up_months
+            starts_on = uow.session.execute(
+                select(SupportArrangement.starts_on).filter_by(case_id=case.id)
+            ).scalar_one()
+            later = [(n, add_months(starts_on, months[n - 1])) for n in range(held + 2, len(months) + 1)]
+            return [(held + 1, case.next_review_on), *later]
 
     def _withdraw(self, uow: UnitOfWork, case: Case, decided_by: str, reason: str) -> None:
         self._release_places(uow.session, case)
@@ -1096,6 +1218,25 @@ class Casework:
             select(Nomination).filter_by(case_id=case.id).where(Nomination.status.in_(quota.HOLDING))
         ).scalars():
             nomination.status = "released"
+
+
+END_OF_REVIEW: dict[ReviewOutcome, Move] = {
+    ReviewOutcome.CLOSE_HOUSED: Move.CLOSE_HOUSED,
+    ReviewOutcome.RELAPSE: Move.RECORD_RELAPSE,
+    ReviewOutcome.EVICTED: Move.RECORD_EVICTION,
+    ReviewOutcome.MOVED: Move.RECORD_MOVE_AWAY,
+}
+END_OF_ESCALATION: dict[EscalationDecision, Move] = {
+    EscalationDecision.RELAPSE: Move.RECORD_RELAPSE,
+    EscalationDecision.EVICTED: Move.RECORD_EVICTION,
+    EscalationDecision.MOVED: Move.RECORD_MOVE_AWAY,
+}
+END_OF_OMKLAP: dict[CaseOutcome, Move] = {
+    CaseOutcome.HOUSED: Move.CLOSE_HOUSED,
+    CaseOutcome.RELAPSE: Move.RECORD_RELAPSE,
+    CaseOutcome.EVICTED: Move.RECORD_EVICTION,
+    CaseOutcome.MOVED: Move.RECORD_MOVE_AWAY,
+}
 
 
 def _current_corporation(session: Session, case: Case) -> str:

@@ -17,6 +17,7 @@ from config.regions import Person, Region
 from notifications.events import MailEvent
 from notifications.render import render
 from weerthuis.casedb.models import Assessment, Case, Lease, Nomination, Offer, OutboxMail, Review, SupportArrangement
+from weerthuis.domain.follow_up import in_words
 from weerthuis.domain.moves import Event
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.steps import CORPORATION_STEPS, STEPS, Step
@@ -32,7 +33,13 @@ ASKING_MAIL: dict[Step, MailEvent] = {
 TELLING_MAIL: dict[Event, tuple[MailEvent, tuple[Role, ...]]] = {
     Event.LEASE_SIGNED: (MailEvent.LEASE_SIGNED, (Role.COORDINATOR,)),
     Event.SUPPORT_ARRANGED: (MailEvent.SUPPORT_ARRANGED, (Role.CORPORATION_CONSULTANT, Role.COORDINATOR)),
+    # A yellow card tells the coordinators and the corporation; a red card asks the coordinator (the decision
+    # mail) and tells the corporation.
+    Event.WARNING_RAISED: (MailEvent.WARNING_RAISED, (Role.COORDINATOR, Role.CORPORATION_CONSULTANT)),
+    Event.ESCALATION_OPENED: (MailEvent.WARNING_RAISED, (Role.CORPORATION_CONSULTANT,)),
 }
+# Events that can happen more than once in one stage attempt: each review's card is its own mail.
+REPEATING = frozenset({Event.WARNING_RAISED, Event.ESCALATION_OPENED})
 
 
 def current_corporation(session: Session, case: Case) -> str | None:
@@ -125,6 +132,19 @@ def _support_facts(session: Session, case: Case, region: Region) -> dict[str, An
     }
 
 
+def _warning_facts(session: Session, case: Case, region: Region) -> dict[str, Any]:
+    review = session.execute(
+        select(Review).filter_by(case_id=case.id).order_by(Review.number.desc()).limit(1)
+    ).scalar_one()
+    signal = in_words(review.signals)
+    if signal == "geen":
+        signal = f"zorgen bij het nazorgmoment ({review.living_situation})"
+    return {
+        "signal": f"{signal}; kaart: {review.card}",
+        "corporation": _name(region.corporations, current_corporation(session, case)),
+    }
+
+
 def _review_facts(session: Session, case: Case, region: Region) -> dict[str, Any]:
     held = session.execute(select(func.count()).select_from(Review).filter_by(case_id=case.id)).scalar_one()
     return {"review_number": held + 1, "review_on": case.next_review_on}
@@ -136,6 +156,7 @@ EVENT_FACTS: dict[MailEvent, Callable[[Session, Case, Region], dict[str, Any]]] 
     MailEvent.LEASE_SIGNED: _lease_facts,
     MailEvent.SUPPORT_ARRANGED: _support_facts,
     MailEvent.FOLLOW_UP_DUE: _review_facts,
+    MailEvent.WARNING_RAISED: _warning_facts,
 }
 
 
@@ -188,7 +209,11 @@ def mail_for_transition(
     if event in TELLING_MAIL:
         mail, roles = TELLING_MAIL[event]
         people = [p for role in roles for p in people_for(session, case, region, role)]
-        queue(session, case, region, mail, people, key=f"{where}:{mail.value}", now=now, ui_url=ui_url)
+        key = f"{where}:{mail.value}"
+        if event in REPEATING:
+            held = session.execute(select(func.count()).select_from(Review).filter_by(case_id=case.id)).scalar_one()
+            key = f"{key}-{held}"
+        queue(session, case, region, mail, people, key=key, now=now, ui_url=ui_url)
     if case.waiting_for:
         step = Step(case.waiting_for)
         mail = ASKING_MAIL.get(step, MailEvent.DECISION_NEEDED)

@@ -10,19 +10,24 @@ request and response against the official ZGW Zaken API 1.5.1 spec.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
+from prefect import get_client
 from prefect.deployments import run_deployment
+from prefect.states import Scheduled
 
 from integrations.fakes import CallLedger
+from tasks.reviews import review_runs
 from tests.e2e.test_outflow_case import Desk, assert_nothing_personal_in_prefect, register, zrm
 from weerthuis.bootstrap import App
 from weerthuis.casework import add_months
 from weerthuis.devstack import LocalStack
 from weerthuis.domain.stages import Stage
+from weerthuis.domain.steps import Step
 from weerthuis.runs import start_case, wait_for_end
 
 pytestmark = pytest.mark.stack
@@ -97,18 +102,6 @@ def test_a_full_case_runs_through_all_adapters(app: App, stack: LocalStack, ledg
     control(stack.care_port, "POST", "wmo-beschikkingen", decision)
     take_answers()
 
-    desk.answer(
-        "follow-up-1-review-1",
-        {
-            "held_on": today.isoformat(),
-            "living_situation": "gaat goed",
-            "rent_arrears": "nee",
-            "nuisance": "nee",
-            "support_reached": "ja",
-            "outcome": "nazorg loopt door",
-            "decided_by": "EMM-TB-01",
-        },
-    )
     finished = wait_for_end(run.id, timeout=90)
     assert finished.state is not None and finished.state.is_completed(), finished.state
 
@@ -121,9 +114,8 @@ def test_a_full_case_runs_through_all_adapters(app: App, stack: LocalStack, ledg
         ("LeaseDrawnUp", "EMM-DOM-01"),
         ("LeaseSigned", "api:e-ondertekening"),
         ("SupportArranged", "api:leger-des-heils"),
-        ("ReviewHeld", "EMM-TB-01"),
     ]
-    assert case.next_review_on == add_months(starts, 6)  # Emmen reviews at 3 and 6 months from the confirmed start
+    assert case.next_review_on == add_months(starts, 3)  # Emmen's first review, from the confirmed start
 
     # Every effect on every counterpart happened once, under the action's idempotency key.
     calls = [(system, operation, key) for system, operation, key, _ in ledger.calls() if key.startswith(reference)]
@@ -143,3 +135,58 @@ def test_a_full_case_runs_through_all_adapters(app: App, stack: LocalStack, ledg
     assert checked["checked"] >= 8
 
     assert_nothing_personal_in_prefect(run.id, reference)
+
+    # Follow-up: the first review's run, started now instead of in three months. The corporation reported rent
+    # arrears; the form shows it pre-filled, and the yellow card brings the second review closer.
+    # (Reported once support has started: signals count from the start of support or the last review on.)
+    arrears = {**SIGNAL, "zaakreferentie": reference, "gemeldOp": f"{starts.isoformat()}T10:00:00+01:00"}
+    control(corporation, "POST", "signalen", arrears)
+    reached = {"bereikt": True, "laatsteContactOp": today.isoformat()}
+    control(stack.care_port, "POST", f"ondersteuningsverzoeken/{request['id']}/bereikt", reached)
+    second_before = review_runs(reference)[2].state.state_details.scheduled_time
+    review = Desk(start_review_now(reference, 1))
+    form = review.next_form("follow-up-1-review-1")
+    assert "huurachterstand (geel)" in (form.description or "")
+    assert form.schema["properties"]["rent_arrears"]["default"] == "ja"
+    review.submit({**REVIEW, "rent_arrears": "ja", "held_on": today.isoformat()})
+    assert wait_for_end(review.run_id, timeout=90).state.is_completed()  # type: ignore[union-attr]
+    assert review_runs(reference)[2].state.state_details.scheduled_time < second_before
+    assert app.casework.view(reference).history[-1].event == "WarningRaised"
+
+    # The second review: nuisance reported as red. The run waits on the coordinator's decision; evicted ends the
+    # case, and its later reviews are cancelled.
+    control(
+        corporation, "POST", "signalen", {**SIGNAL, "zaakreferentie": reference, "soort": "overlast", "ernst": "rood"}
+    )
+    review = Desk(start_review_now(reference, 2))
+    review.answer("follow-up-1-review-2", {**REVIEW, "held_on": today.isoformat()})
+    form = review.next_form("follow-up-1-escalation-2")
+    assert form.schema["properties"]["decided_by"]["enum"] == ["EMM-TP-01", "EMM-TP-02"]
+    assert app.casework.view(reference).waiting_for is Step.ESCALATION
+    review.submit({"decision": "ontruimd", "decided_by": "EMM-TP-01"})
+    assert wait_for_end(review.run_id, timeout=90).state.is_completed()  # type: ignore[union-attr]
+    case = app.casework.view(reference)
+    assert case.stage is Stage.EVICTED and case.history[-1].event == "TenantEvicted"
+    assert {n: run.state.type.value for n, run in review_runs(reference).items() if n > 2} == {
+        3: "CANCELLED",
+        4: "CANCELLED",
+    }
+
+
+SIGNAL = {"soort": "huurachterstand", "ernst": "geel", "omschrijving": "Twee maanden achterstand."}
+REVIEW = {
+    "living_situation": "gaat goed",
+    "rent_arrears": "nee",
+    "nuisance": "nee",
+    "support_reached": "ja",
+    "outcome": "nazorg loopt door",
+    "decided_by": "EMM-TB-01",
+}
+
+
+def start_review_now(reference: str, number: int) -> UUID:
+    """The review's scheduled run, moved to now (as a coordinator can in the UI); the worker picks it up."""
+    run = review_runs(reference)[number]
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run.id, Scheduled(scheduled_time=datetime.now(UTC)), force=True)
+    return UUID(str(run.id))

@@ -69,6 +69,7 @@ def test_prefect_yaml_deploys_each_flow_with_only_pseudonymous_parameters() -> N
         "reminders": ["peildatum"],
         "mail-outbox": [],
         "counterpart-answers": [],
+        "follow-up": ["zaakreferentie", "regio", "nazorgmoment"],
     }
 
 

@@ -257,6 +257,10 @@ class Review(Base):
     support_reached: Mapped[bool]
     outcome: Mapped[str] = mapped_column(String(40))
     recorded_by: Mapped[str] = mapped_column(String(40))
+    # The signals the corporation and the care provider reported since the last review ("huurachterstand:geel"),
+    # and the card they and the review earned (None, geel, rood).
+    signals: Mapped[str] = mapped_column(String(200), default="")
+    card: Mapped[str | None] = mapped_column(String(10))
 
 
 class RejectedAnswer(Base):

@@ -34,6 +34,11 @@ class Move(StrEnum):
     MAKE_OFFER = "make_offer"
     DRAW_UP_LEASE = "draw_up_lease"
     HOLD_REVIEW = "hold_review"
+    RAISE_WARNING = "raise_warning"
+    OPEN_ESCALATION = "open_escalation"
+    DECIDE_ESCALATION = "decide_escalation"
+    TRANSFER_LEASE = "transfer_lease"
+    EXTEND_GUIDANCE = "extend_guidance"
 
 
 class Event(StrEnum):
@@ -56,6 +61,11 @@ class Event(StrEnum):
     LEASE_SIGNED = "LeaseSigned"
     SUPPORT_ARRANGED = "SupportArranged"
     REVIEW_HELD = "ReviewHeld"
+    WARNING_RAISED = "WarningRaised"
+    ESCALATION_OPENED = "EscalationOpened"
+    ESCALATION_DECIDED = "EscalationDecided"
+    LEASE_TRANSFERRED = "LeaseTransferred"
+    GUIDANCE_EXTENDED = "GuidanceExtended"
     CASE_CLOSED = "CaseClosed"
     CASE_RELAPSED = "CaseRelapsed"
     TENANT_EVICTED = "TenantEvicted"
@@ -81,6 +91,11 @@ EVENT_LABELS: dict[Event, str] = {
     Event.LEASE_SIGNED: "huurovereenkomst getekend",
     Event.SUPPORT_ARRANGED: "begeleiding aan huis geregeld",
     Event.REVIEW_HELD: "nazorgmoment gehouden",
+    Event.WARNING_RAISED: "gele kaart: waarschuwing",
+    Event.ESCALATION_OPENED: "rode kaart: escalatie naar de coördinator",
+    Event.ESCALATION_DECIDED: "besluit op de escalatie",
+    Event.LEASE_TRANSFERRED: "omklap: huurcontract op eigen naam",
+    Event.GUIDANCE_EXTENDED: "begeleiding verlengd",
     Event.CASE_CLOSED: "afgesloten: gehuisvest",
     Event.CASE_RELAPSED: "teruggevallen",
     Event.TENANT_EVICTED: "ontruimd",
@@ -126,6 +141,11 @@ MOVES: dict[Move, Rule] = {
     Move.MAKE_OFFER: Rule(_from(Stage.OFFER), None, Event.OFFER_MADE),
     Move.DRAW_UP_LEASE: Rule(_from(Stage.TENANCY), None, Event.LEASE_DRAWN_UP),
     Move.HOLD_REVIEW: Rule(_from(Stage.FOLLOW_UP), None, Event.REVIEW_HELD),
+    Move.RAISE_WARNING: Rule(_from(Stage.FOLLOW_UP), None, Event.WARNING_RAISED),
+    Move.OPEN_ESCALATION: Rule(_from(Stage.FOLLOW_UP), None, Event.ESCALATION_OPENED),
+    Move.DECIDE_ESCALATION: Rule(_from(Stage.FOLLOW_UP), None, Event.ESCALATION_DECIDED),
+    Move.TRANSFER_LEASE: Rule(_from(Stage.FOLLOW_UP), None, Event.LEASE_TRANSFERRED),
+    Move.EXTEND_GUIDANCE: Rule(_from(Stage.FOLLOW_UP), None, Event.GUIDANCE_EXTENDED),
 }
 
 

@@ -20,6 +20,8 @@ class Step(StrEnum):
     SIGNING = "signing"
     SUPPORT = "support"
     REVIEW = "review"
+    ESCALATION = "escalation"
+    OMKLAP = "omklap"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ STEPS: dict[Step, StepRule] = {
         Stage.SUPPORT, (Role.CASE_MANAGER, Role.WMO_CONSULTANT), "support", "begeleiding aan huis regelen"
     ),
     Step.REVIEW: StepRule(Stage.FOLLOW_UP, (Role.CASE_MANAGER,), "review", "nazorgmoment houden"),
+    Step.ESCALATION: StepRule(
+        Stage.FOLLOW_UP, (Role.COORDINATOR,), "escalation", "besluit bij rode kaart (risico op uitzetting)"
+    ),
+    Step.OMKLAP: StepRule(Stage.FOLLOW_UP, (Role.COORDINATOR,), "omklap", "omklap: huurcontract op eigen naam?"),
 }
 
 # Steps whose decider works for the corporation the case is with, not just anywhere in the region.

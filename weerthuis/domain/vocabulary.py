@@ -91,6 +91,40 @@ class ReviewOutcome(StrEnum):
     MOVED = "verhuisd naar andere regio"
 
 
+class Card(StrEnum):
+    """How worried follow-up is: a yellow card warns, a red card (eviction risk) escalates to the coordinator."""
+
+    YELLOW = "geel"
+    RED = "rood"
+
+
+class EscalationDecision(StrEnum):
+    """The coordinator's decision on a red card."""
+
+    CONTINUE = "extra inzet, nazorg loopt door"
+    RELAPSE = "teruggevallen naar zorg"
+    EVICTED = "ontruimd"
+    MOVED = "verhuisd naar andere regio"
+
+
+class OmklapDecision(StrEnum):
+    """At the end of the guided period: the lease in the client's own name, more guidance, or the end."""
+
+    TRANSFER = "omklap: huurcontract op eigen naam"
+    EXTEND = "begeleiding verlengen"
+    END = "beëindigen"
+
+
+class CaseOutcome(StrEnum):
+    """How a case ends, for the monitor (an omklap that is not a transfer still ends in one of these)."""
+
+    HOUSED = "gehuisvest"
+    RELAPSE = "teruggevallen naar zorg"
+    EVICTED = "ontruimd"
+    MOVED = "verhuisd naar andere regio"
+    WITHDRAWN = "teruggetrokken"
+
+
 class ProblemDecision(StrEnum):
     """What a coordinator does with an action another system refused."""
 
