@@ -158,32 +158,32 @@ def cmd_zaaksysteem(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_corporatie_api(args: argparse.Namespace) -> int:
-    """Save a corporation's API as a Prefect Block; the key from WEERTHUIS_CORPORATION_API_KEY."""
+def _save_api_key_block(args: argparse.Namespace, kind: str, variable: str, label: str) -> int:
+    """Save an API with a key (corporation, care provider) as a Prefect Block; the key from `variable`."""
+    from importlib import import_module
+
     from pydantic import SecretStr
 
-    from integrations.corporation import CorporationApi
-
-    key = _secret_from("WEERTHUIS_CORPORATION_API_KEY", "de API-sleutel")
+    module, name = kind.rsplit(".", 1)
+    key = _secret_from(variable, "de API-sleutel")
     if not key:
         return 2
-    CorporationApi(base_url=args.url, api_key=SecretStr(key)).save(args.block, overwrite=True, _sync=True)  # type: ignore[call-arg]
-    print(f"Corporatie-API {args.url} bewaard als block '{args.block}'.")
+    block = getattr(import_module(module), name)(base_url=args.url, api_key=SecretStr(key))
+    block.save(args.block, overwrite=True, _sync=True)
+    print(f"{label} {args.url} bewaard als block '{args.block}'.")
     return 0
+
+
+def cmd_corporatie_api(args: argparse.Namespace) -> int:
+    """Save a corporation's API as a Prefect Block; the key from WEERTHUIS_CORPORATION_API_KEY."""
+    return _save_api_key_block(
+        args, "integrations.corporation.CorporationApi", "WEERTHUIS_CORPORATION_API_KEY", "Corporatie-API"
+    )
 
 
 def cmd_zorgaanbieder_api(args: argparse.Namespace) -> int:
     """Save a care provider's API as a Prefect Block; the key from WEERTHUIS_CARE_API_KEY."""
-    from pydantic import SecretStr
-
-    from integrations.care import CareApi
-
-    key = _secret_from("WEERTHUIS_CARE_API_KEY", "de API-sleutel")
-    if not key:
-        return 2
-    CareApi(base_url=args.url, api_key=SecretStr(key)).save(args.block, overwrite=True, _sync=True)  # type: ignore[call-arg]
-    print(f"Zorgaanbieder-API {args.url} bewaard als block '{args.block}'.")
-    return 0
+    return _save_api_key_block(args, "integrations.care.CareApi", "WEERTHUIS_CARE_API_KEY", "Zorgaanbieder-API")
 
 
 def cmd_e_ondertekening(args: argparse.Namespace) -> int:

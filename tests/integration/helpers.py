@@ -73,17 +73,24 @@ def offer(casework: Casework, ref: str, attempt: int, neighbourhood: str = "ange
     )
 
 
-def sign_lease(casework: Casework, ref: str, attempt: int = 1, by: str = "EMM-DOM-01") -> None:
-    """The consultant draws up a three-party lease and it is signed today."""
-    casework.draw_up_lease(ref, attempt, contract_form=ContractForm.THREE_PARTY, temporary=True, decided_by=by)
+def sign_lease(
+    casework: Casework,
+    ref: str,
+    attempt: int = 1,
+    by: str = "EMM-DOM-01",
+    form: ContractForm = ContractForm.THREE_PARTY,
+) -> None:
+    """The consultant draws up a lease (three-party and temporary unless said otherwise); it is signed today."""
+    temporary = form is not ContractForm.REGULAR
+    casework.draw_up_lease(ref, attempt, contract_form=form, temporary=temporary, decided_by=by)
     casework.record_signing(ref, attempt, result=SigningResult.SIGNED, signed_on=casework.today(), decided_by=by)
 
 
-def to_follow_up(casework: Casework) -> str:
+def to_follow_up(casework: Casework, form: ContractForm = ContractForm.THREE_PARTY) -> str:
     ref = to_offer(casework)
     offer(casework, ref, 1)
     casework.answer_offer(ref, 1, OfferAnswer.ACCEPTED, "EMM-TB-01")
-    sign_lease(casework, ref)
+    sign_lease(casework, ref, form=form)
     casework.arrange_support(
         ref,
         1,

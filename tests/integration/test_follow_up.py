@@ -17,7 +17,7 @@ from sqlalchemy import select
 from flows.follow_up import follow_up
 from tasks.reviews import review_runs, sync_review_runs
 from tests.conftest import Clock
-from tests.integration.helpers import offer, to_follow_up, to_offer
+from tests.integration.helpers import to_follow_up
 from weerthuis.casedb.models import OutboxMail
 from weerthuis.casework import AMSTERDAM, Casework, UnknownDecider
 from weerthuis.domain.stages import Stage
@@ -26,11 +26,8 @@ from weerthuis.domain.vocabulary import (
     CaseOutcome,
     ContractForm,
     EscalationDecision,
-    OfferAnswer,
     OmklapDecision,
     ReviewOutcome,
-    SigningResult,
-    WmoDecision,
 )
 
 COORDINATORS = ["EMM-TP-01", "EMM-TP-02"]
@@ -143,11 +140,19 @@ def test_a_red_card_waits_on_the_coordinator_and_closing_cancels_the_reviews_lef
     assert {n: state for n, (state, _) in scheduled(ref).items()} == dict.fromkeys((1, 2, 3, 4), "CANCELLED")
 
 
-def test_the_omklap_flips_a_three_party_lease_and_closes_the_case_housed(casework: Casework, clock: Clock) -> None:
-    ref = to_follow_up(casework)  # a three-party lease (helpers.sign_lease)
-    for number, day in enumerate((date(2026, 6, 2), date(2026, 9, 2), date(2027, 3, 2), date(2028, 3, 2)), 1):
+REVIEW_DAYS = (date(2026, 6, 2), date(2026, 9, 2), date(2027, 3, 2), date(2028, 3, 2))
+
+
+def hold_the_guided_period(casework: Casework, clock: Clock, ref: str) -> None:
+    """Every review of Emmen's guided period, each on its day, with nothing to worry about."""
+    for number, day in enumerate(REVIEW_DAYS, 1):
         clock.now = datetime(day.year, day.month, day.day, 10, tzinfo=AMSTERDAM)
         hold(casework, ref, number)
+
+
+def test_the_omklap_flips_a_three_party_lease_and_closes_the_case_housed(casework: Casework, clock: Clock) -> None:
+    ref = to_follow_up(casework)  # a three-party lease
+    hold_the_guided_period(casework, clock, ref)
     case = casework.view(ref)
     assert (case.waiting_for, case.waiting_on, casework.review_plan(ref)) == (Step.OMKLAP, "coordinator", [])
     casework.decide_omklap(ref, 1, OmklapDecision.EXTEND, "EMM-TP-01")
@@ -162,31 +167,14 @@ def test_the_omklap_flips_a_three_party_lease_and_closes_the_case_housed(casewor
 
 def test_ending_at_the_omklap_records_the_outcome(casework: Casework, clock: Clock) -> None:
     ref = to_follow_up(casework)
-    for number, day in enumerate((date(2026, 6, 2), date(2026, 9, 2), date(2027, 3, 2), date(2028, 3, 2)), 1):
-        clock.now = datetime(day.year, day.month, day.day, 10, tzinfo=AMSTERDAM)
-        hold(casework, ref, number)
+    hold_the_guided_period(casework, clock, ref)
     casework.decide_omklap(ref, 1, OmklapDecision.END, "EMM-TP-01", CaseOutcome.MOVED)
     case = casework.view(ref)
     assert case.stage is Stage.MOVED and case.history[-1].reason == CaseOutcome.MOVED.value
 
 
 def test_a_lease_in_the_clients_own_name_closes_after_the_last_review(casework: Casework, clock: Clock) -> None:
-    ref = to_offer(casework)
-    offer(casework, ref, 1)
-    casework.answer_offer(ref, 1, OfferAnswer.ACCEPTED, "EMM-TB-01")
-    casework.draw_up_lease(ref, 1, contract_form=ContractForm.REGULAR, temporary=False, decided_by="EMM-DOM-01")
-    casework.record_signing(ref, 1, result=SigningResult.SIGNED, signed_on=casework.today(), decided_by="EMM-DOM-01")
-    casework.arrange_support(
-        ref,
-        1,
-        wmo_decision=WmoDecision.GRANTED,
-        provider="leger-des-heils",
-        starts_on=casework.today(),
-        plan_agreed=True,
-        decided_by="EMM-TB-01",
-    )
-    for number, day in enumerate((date(2026, 6, 2), date(2026, 9, 2), date(2027, 3, 2), date(2028, 3, 2)), 1):
-        clock.now = datetime(day.year, day.month, day.day, 10, tzinfo=AMSTERDAM)
-        hold(casework, ref, number)
+    ref = to_follow_up(casework, ContractForm.REGULAR)
+    hold_the_guided_period(casework, clock, ref)
     case = casework.view(ref)
     assert case.stage is Stage.CLOSED and [line.event for line in case.history][-1] == "CaseClosed"
