@@ -380,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--exit-when-ready", action="store_true", help="stop once the demo cases wait on forms")
     demo.set_defaults(func=cmd_demo)
 
+    from weerthuis.monitor.command import add_commands
+
+    add_commands(sub)  # monitor, synthetic
     args = parser.parse_args(argv)
     from weerthuis.casedb.quota import Refused
     from weerthuis.casedb.uow import UnknownCase

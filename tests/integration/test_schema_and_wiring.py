@@ -70,6 +70,7 @@ def test_prefect_yaml_deploys_each_flow_with_only_pseudonymous_parameters() -> N
         "mail-outbox": [],
         "counterpart-answers": [],
         "follow-up": ["zaakreferentie", "regio", "nazorgmoment"],
+        "monitor": ["peildatum", "periode", "regio"],
     }
 
 

@@ -1,4 +1,5 @@
-"""ruff on the whole tree and mypy on the core (domain, case database, commands, mail, integrations, config)."""
+"""ruff on the whole tree and mypy on the core (domain, case database, commands, mail, integrations, config, and the
+monitor with its synthetic data)."""
 
 import subprocess
 import sys
@@ -11,6 +12,9 @@ CORE = [
     "weerthuis/casework.py",
     "weerthuis/mailing.py",
     "weerthuis/outbox.py",
+    "weerthuis/monitor",
+    "weerthuis/synthetic.py",
+    "weerthuis/answers.py",
     "config",
     "notifications",
     "integrations",

@@ -1,0 +1,5 @@
+import sys
+
+from weerthuis.monitor.command import main
+
+sys.exit(main())
