@@ -14,13 +14,14 @@ details. Every write carries the action's idempotency key, which the provider ho
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any, cast
 from urllib.parse import quote
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from integrations import reading
 from integrations.http import JsonApi, MalformedResponse, require
 from integrations.routing import Adapters
 from weerthuis.domain.vocabulary import WmoDecision
@@ -63,62 +64,6 @@ class CareApi(Block):
     timeout_seconds: float = Field(default=10, gt=0, title="Time-out (seconden)")
 
 
-# Reading the answers: each value checked, so a surprise is a MalformedResponse naming the field -------------------
-
-
-def _text(body: dict[str, Any], field: str, what: str) -> str:
-    value = body[field]
-    if not isinstance(value, str) or not value:
-        raise MalformedResponse(f"{what}: {field} is geen tekst maar {value!r}")
-    return value
-
-
-def _choice(body: dict[str, Any], field: str, choices: tuple[str, ...], what: str) -> str:
-    value = body[field]
-    if value not in choices:
-        raise MalformedResponse(f"{what}: {field} {value!r} is geen van {', '.join(choices)}")
-    return str(value)
-
-
-def _day(body: dict[str, Any], field: str, what: str) -> date:
-    value = body[field]
-    try:
-        if not isinstance(value, str) or len(value) != 10:
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        raise MalformedResponse(f"{what}: {field} is geen datum maar {value!r}") from None
-
-
-def _optional_day(body: dict[str, Any], field: str, what: str) -> date | None:
-    return None if body.get(field) is None else _day(body, field, what)
-
-
-def _moment(body: dict[str, Any], field: str, what: str) -> datetime:
-    value = body[field]
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise MalformedResponse(f"{what}: {field} is geen tijdstip maar {value!r}") from None
-    if moment.tzinfo is None:
-        raise MalformedResponse(f"{what}: {field} {value!r} heeft geen tijdzone")
-    return moment
-
-
-def _list(body: Any, what: str) -> list[Any]:
-    if not isinstance(body, list):
-        raise MalformedResponse(f"{what}: antwoord is geen lijst maar {type(body).__name__}")
-    return body
-
-
-def _given(payload: Mapping[str, Any], field: str, what: str) -> Any:
-    """A field of our own payload; a missing one is our mistake, not the provider's."""
-    try:
-        return payload[field]
-    except KeyError:
-        raise ValueError(f"{what}: {field} ontbreekt in de gegevens van Weer Thuis") from None
-
-
 def wmo_code(value: str) -> str | None:
     """Our Wmo decision (WmoDecision or its value) as the contract's code; None: no beschikking is needed."""
     try:
@@ -157,17 +102,17 @@ class HttpCareProvider:
     def request_support(self, request: dict[str, Any], *, idempotency_key: str) -> str:
         """Request support at home; the receipt is the provider's id of the support request."""
         what = f"{NAME}: POST ondersteuningsverzoeken"
-        starts_on = _given(request, "starts_on", what)
+        starts_on = reading.given(request, "starts_on", what)
         body = {
-            "zaakreferentie": _given(request, "reference", what),
-            "zorgaanbieder": _given(request, "provider", what),
+            "zaakreferentie": reading.given(request, "reference", what),
+            "zorgaanbieder": reading.given(request, "provider", what),
             "gewensteStartdatum": starts_on.isoformat() if isinstance(starts_on, date) else str(starts_on),
-            "wmoBeschikking": wmo_code(_given(request, "wmo_decision", what)),
+            "wmoBeschikking": wmo_code(reading.given(request, "wmo_decision", what)),
         }
         made = self.api.call(
             "POST", "ondersteuningsverzoeken", json=body, idempotency_key=idempotency_key, expect=(200, 201)
         )
-        return _text(require(made, "id", what=what), "id", what)
+        return reading.text(require(made, "id", what=what), "id", what)
 
     # Reading ----------------------------------------------------------------------------------------------------
 
@@ -186,8 +131,8 @@ class HttpCareProvider:
             "ontvangenOp",
             what=what,
         )
-        status = _choice(body, "status", REQUEST_STATUSES, what)
-        confirmed = _optional_day(body, "bevestigdeStartdatum", what) if status == "bevestigd" else None
+        status = reading.choice(body, "status", REQUEST_STATUSES, what)
+        confirmed = reading.optional_day(body, "bevestigdeStartdatum", what) if status == "bevestigd" else None
         if status == "bevestigd" and confirmed is None:
             raise MalformedResponse(f"{what}: bevestigd zonder bevestigdeStartdatum")
         reason = body.get("afwijzingsreden") if status == "afgewezen" else None
@@ -195,16 +140,16 @@ class HttpCareProvider:
             raise MalformedResponse(f"{what}: afgewezen zonder bekende afwijzingsreden ({reason!r})")
         answered = body.get("beantwoordOp")
         return {
-            "id": _text(body, "id", what),
-            "reference": _text(body, "zaakreferentie", what),
-            "provider": _text(body, "zorgaanbieder", what),
-            "requested_start": _day(body, "gewensteStartdatum", what),
+            "id": reading.text(body, "id", what),
+            "reference": reading.text(body, "zaakreferentie", what),
+            "provider": reading.text(body, "zorgaanbieder", what),
+            "requested_start": reading.day(body, "gewensteStartdatum", what),
             "status": status,
             "confirmed": status == "bevestigd",
             "confirmed_start": confirmed,
             "decline_reason": reason,
-            "received_at": _moment(body, "ontvangenOp", what),
-            "answered_at": None if answered is None else _moment(body, "beantwoordOp", what),
+            "received_at": reading.moment(body, "ontvangenOp", what),
+            "answered_at": None if answered is None else reading.moment(body, "beantwoordOp", what),
         }
 
     def wmo_decisions(self, reference: str) -> list[dict[str, Any]]:
@@ -212,25 +157,25 @@ class HttpCareProvider:
         what = f"{NAME}: GET wmo-beschikkingen"
         found = []
         params = {"zaakreferentie": reference}
-        for item in _list(self.api.call("GET", "wmo-beschikkingen", params=params, expect=(200,)), what):
+        for item in reading.as_list(self.api.call("GET", "wmo-beschikkingen", params=params, expect=(200,)), what):
             decision = require(item, "id", "zaakreferentie", "besluit", "besluitdatum", what=what)
             if decision["zaakreferentie"] != reference:
                 raise MalformedResponse(
                     f"{what}: beschikking voor {decision['zaakreferentie']!r}, gevraagd {reference!r}"
                 )
-            code = _choice(decision, "besluit", tuple(WMO_DECISIONS), what)
-            effective = _optional_day(decision, "ingangsdatum", what)
+            code = reading.choice(decision, "besluit", tuple(WMO_DECISIONS), what)
+            effective = reading.optional_day(decision, "ingangsdatum", what)
             if code == "toegekend" and effective is None:
                 raise MalformedResponse(f"{what}: toegekend zonder ingangsdatum")
             found.append(
                 {
-                    "id": _text(decision, "id", what),
+                    "id": reading.text(decision, "id", what),
                     "reference": reference,
                     "decision_code": code,
                     "decision": WMO_DECISIONS[code],
                     "refused": code == "afgewezen",
                     "effective_from": effective,
-                    "decided_on": _day(decision, "besluitdatum", what),
+                    "decided_on": reading.day(decision, "besluitdatum", what),
                 }
             )
         return sorted(found, key=lambda d: d["decided_on"])
@@ -252,7 +197,7 @@ class HttpCareProvider:
         )
         if not isinstance(body["bereikt"], bool):
             raise MalformedResponse(f"{what}: bereikt is geen true of false maar {body['bereikt']!r}")
-        return {"reached": body["bereikt"], "last_contact": _optional_day(body, "laatsteContactOp", what)}
+        return {"reached": body["bereikt"], "last_contact": reading.optional_day(body, "laatsteContactOp", what)}
 
     def support_reached(self, request_id: str, on: date) -> bool:
         """Whether support reaches the client on `on`, according to the provider."""

@@ -13,14 +13,14 @@ no names or contact details. Every write carries the action's idempotency key, w
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date
 from typing import Any, cast
 from urllib.parse import quote
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from integrations import reading
 from integrations.http import JsonApi, MalformedResponse, require
 from integrations.routing import Adapters
 from weerthuis.domain.vocabulary import ContractForm, DeclineReason, NominationAnswer
@@ -42,7 +42,6 @@ DECLINE_REASONS: dict[str, DeclineReason] = {
 NOMINATION_STATUSES = ("ontvangen", "geaccepteerd", "afgewezen")
 SIGNAL_KINDS = ("huurachterstand", "overlast")
 SEVERITIES = ("geel", "rood")
-CENT = Decimal("0.01")
 
 
 class CorporationApi(Block):
@@ -62,61 +61,6 @@ class CorporationApi(Block):
         title="API-sleutel", description="De sleutel die de corporatie gaf; gaat mee in de header X-Api-Key."
     )
     timeout_seconds: float = Field(default=10, gt=0, title="Time-out (seconden)")
-
-
-# Reading the answers: each value checked, so a surprise is a MalformedResponse naming the field -------------------
-
-
-def _text(body: dict[str, Any], field: str, what: str) -> str:
-    value = body[field]
-    if not isinstance(value, str) or not value:
-        raise MalformedResponse(f"{what}: {field} is geen tekst maar {value!r}")
-    return value
-
-
-def _choice(body: dict[str, Any], field: str, choices: tuple[str, ...], what: str) -> str:
-    value = body[field]
-    if value not in choices:
-        raise MalformedResponse(f"{what}: {field} {value!r} is geen van {', '.join(choices)}")
-    return str(value)
-
-
-def _moment(body: dict[str, Any], field: str, what: str) -> datetime:
-    value = body[field]
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise MalformedResponse(f"{what}: {field} is geen tijdstip maar {value!r}") from None
-    if moment.tzinfo is None:
-        raise MalformedResponse(f"{what}: {field} {value!r} heeft geen tijdzone")
-    return moment
-
-
-def _amount(body: dict[str, Any], field: str, what: str) -> Decimal:
-    value = body[field]
-    try:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidOperation
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise MalformedResponse(f"{what}: {field} is geen bedrag maar {value!r}") from None
-    if amount < 0 or amount != amount.quantize(CENT):
-        raise MalformedResponse(f"{what}: {field} {value!r} is geen bedrag in hele centen")
-    return amount.quantize(CENT)
-
-
-def _list(body: Any, what: str) -> list[Any]:
-    if not isinstance(body, list):
-        raise MalformedResponse(f"{what}: antwoord is geen lijst maar {type(body).__name__}")
-    return body
-
-
-def _given(payload: Mapping[str, Any], field: str, what: str) -> Any:
-    """A field of our own payload; a missing one is our mistake, not the corporation's."""
-    try:
-        return payload[field]
-    except KeyError:
-        raise ValueError(f"{what}: {field} ontbreekt in de gegevens van Weer Thuis") from None
 
 
 def contract_form(value: str) -> str:
@@ -157,31 +101,31 @@ class HttpCorporation:
         """Nominate the case; the receipt is the corporation's id of the nomination."""
         what = f"{NAME}: POST voordrachten"
         body = {
-            "zaakreferentie": _given(nomination, "reference", what),
-            "corporatie": _given(nomination, "corporation", what),
-            "huishoudgrootte": _given(nomination, "household_size", what),
-            "ambulanteBegeleiding": bool(_given(nomination, "ambulant_support", what)),
-            "zorgaanbieder": _given(nomination, "care_provider", what),
+            "zaakreferentie": reading.given(nomination, "reference", what),
+            "corporatie": reading.given(nomination, "corporation", what),
+            "huishoudgrootte": reading.given(nomination, "household_size", what),
+            "ambulanteBegeleiding": bool(reading.given(nomination, "ambulant_support", what)),
+            "zorgaanbieder": reading.given(nomination, "care_provider", what),
         }
         made = self.api.call("POST", "voordrachten", json=body, idempotency_key=idempotency_key, expect=(200, 201))
-        return _text(require(made, "id", what=what), "id", what)
+        return reading.text(require(made, "id", what=what), "id", what)
 
     def register_lease(self, lease: dict[str, Any], *, idempotency_key: str) -> str:
         """Register the signed lease; the receipt is the corporation's id of the lease."""
         what = f"{NAME}: POST huurovereenkomsten"
-        signed_on = _given(lease, "signed_on", what)
+        signed_on = reading.given(lease, "signed_on", what)
         body = {
-            "zaakreferentie": _given(lease, "reference", what),
-            "corporatie": _given(lease, "corporation", what),
-            "verhuureenheid": _given(lease, "dwelling_reference", what),
-            "contractvorm": contract_form(_given(lease, "contract_form", what)),
-            "tijdelijk": bool(_given(lease, "temporary", what)),
+            "zaakreferentie": reading.given(lease, "reference", what),
+            "corporatie": reading.given(lease, "corporation", what),
+            "verhuureenheid": reading.given(lease, "dwelling_reference", what),
+            "contractvorm": contract_form(reading.given(lease, "contract_form", what)),
+            "tijdelijk": bool(reading.given(lease, "temporary", what)),
             "getekendOp": signed_on.isoformat() if isinstance(signed_on, date) else str(signed_on),
         }
         made = self.api.call(
             "POST", "huurovereenkomsten", json=body, idempotency_key=idempotency_key, expect=(200, 201)
         )
-        return _text(require(made, "id", what=what), "id", what)
+        return reading.text(require(made, "id", what=what), "id", what)
 
     # Reading ----------------------------------------------------------------------------------------------------
 
@@ -198,21 +142,21 @@ class HttpCorporation:
             "ontvangenOp",
             what=what,
         )
-        status = _choice(body, "status", NOMINATION_STATUSES, what)
+        status = reading.choice(body, "status", NOMINATION_STATUSES, what)
         code = body.get("afwijzingsreden") if status == "afgewezen" else None
         if status == "afgewezen" and (not isinstance(code, str) or code not in DECLINE_REASONS):
             raise MalformedResponse(f"{what}: afgewezen zonder bekende afwijzingsreden ({code!r})")
         answered = body.get("beantwoordOp")
         return {
-            "id": _text(body, "id", what),
-            "reference": _text(body, "zaakreferentie", what),
-            "corporation": _text(body, "corporatie", what),
+            "id": reading.text(body, "id", what),
+            "reference": reading.text(body, "zaakreferentie", what),
+            "corporation": reading.text(body, "corporatie", what),
             "status": status,
             "answer": None if status == "ontvangen" else NominationAnswer(status),
             "decline_reason": None if code is None else DECLINE_REASONS[code],
             "decline_code": code,
-            "received_at": _moment(body, "ontvangenOp", what),
-            "answered_at": None if answered is None else _moment(body, "beantwoordOp", what),
+            "received_at": reading.moment(body, "ontvangenOp", what),
+            "answered_at": None if answered is None else reading.moment(body, "beantwoordOp", what),
         }
 
     def offers(self, nomination_id: str) -> list[dict[str, Any]]:
@@ -220,18 +164,18 @@ class HttpCorporation:
         path = f"voordrachten/{quote(nomination_id, safe='')}/aanbiedingen"
         what = f"{NAME}: GET {path}"
         found = []
-        for item in _list(self.api.call("GET", path, expect=(200,)), what):
+        for item in reading.as_list(self.api.call("GET", path, expect=(200,)), what):
             offer = require(
                 item, "id", "verhuureenheid", "wijk", "kaleHuurprijs", "bezichtiging", "aangebodenOp", what=what
             )
             found.append(
                 {
-                    "id": _text(offer, "id", what),
-                    "dwelling_reference": _text(offer, "verhuureenheid", what),
-                    "neighbourhood": _text(offer, "wijk", what),
-                    "rent": _amount(offer, "kaleHuurprijs", what),
-                    "viewing_at": _moment(offer, "bezichtiging", what),
-                    "offered_at": _moment(offer, "aangebodenOp", what),
+                    "id": reading.text(offer, "id", what),
+                    "dwelling_reference": reading.text(offer, "verhuureenheid", what),
+                    "neighbourhood": reading.text(offer, "wijk", what),
+                    "rent": reading.amount(offer, "kaleHuurprijs", what),
+                    "viewing_at": reading.moment(offer, "bezichtiging", what),
+                    "offered_at": reading.moment(offer, "aangebodenOp", what),
                 }
             )
         return sorted(found, key=lambda o: o["offered_at"])
@@ -241,18 +185,18 @@ class HttpCorporation:
         what = f"{NAME}: GET signalen"
         params = {"zaakreferentie": reference, "sinds": since.isoformat()}
         found = []
-        for item in _list(self.api.call("GET", "signalen", params=params, expect=(200,)), what):
+        for item in reading.as_list(self.api.call("GET", "signalen", params=params, expect=(200,)), what):
             signal = require(item, "id", "zaakreferentie", "soort", "ernst", "omschrijving", "gemeldOp", what=what)
             if signal["zaakreferentie"] != reference:
                 raise MalformedResponse(f"{what}: signaal voor {signal['zaakreferentie']!r}, gevraagd {reference!r}")
             found.append(
                 {
-                    "id": _text(signal, "id", what),
+                    "id": reading.text(signal, "id", what),
                     "reference": reference,
-                    "kind": _choice(signal, "soort", SIGNAL_KINDS, what),
-                    "severity": _choice(signal, "ernst", SEVERITIES, what),
+                    "kind": reading.choice(signal, "soort", SIGNAL_KINDS, what),
+                    "severity": reading.choice(signal, "ernst", SEVERITIES, what),
                     "description": str(signal["omschrijving"]),
-                    "reported_at": _moment(signal, "gemeldOp", what),
+                    "reported_at": reading.moment(signal, "gemeldOp", what),
                 }
             )
         return sorted(found, key=lambda s: s["reported_at"])

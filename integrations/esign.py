@@ -21,7 +21,6 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, cast
 from urllib.parse import quote
@@ -29,6 +28,7 @@ from urllib.parse import quote
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from integrations import reading
 from integrations.http import JsonApi, MalformedResponse, require
 from integrations.routing import Adapters
 from weerthuis.domain.vocabulary import ContractForm
@@ -97,27 +97,6 @@ class ESignApi(Block):
     timeout_seconds: float = Field(default=10, gt=0, title="Time-out (seconden)")
 
 
-# Reading the answers: each value checked, so a surprise is a MalformedResponse naming the field -------------------
-
-
-def _text(body: dict[str, Any], field: str, what: str) -> str:
-    value = body[field]
-    if not isinstance(value, str) or not value:
-        raise MalformedResponse(f"{what}: {field} is geen tekst maar {value!r}")
-    return value
-
-
-def _moment(body: dict[str, Any], field: str, what: str) -> datetime:
-    value = body[field]
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise MalformedResponse(f"{what}: {field} is geen tijdstip maar {value!r}") from None
-    if moment.tzinfo is None:
-        raise MalformedResponse(f"{what}: {field} {value!r} heeft geen tijdzone")
-    return moment
-
-
 def _signing(body: Any, what: str) -> dict[str, Any]:
     """A signing (or a status notice about one) in our terms; `created_at` only if the body has `aangemaaktOp`."""
     body = require(body, "id", "zaakreferentie", "status", "ondertekendOp", "weigerreden", what=what)
@@ -130,23 +109,15 @@ def _signing(body: Any, what: str) -> dict[str, Any]:
     if status is SigningStatus.DECLINED and not isinstance(body["weigerreden"], str):
         raise MalformedResponse(f"{what}: geweigerd zonder weigerreden ({body['weigerreden']!r})")
     found = {
-        "id": _text(body, "id", what),
-        "reference": _text(body, "zaakreferentie", what),
+        "id": reading.text(body, "id", what),
+        "reference": reading.text(body, "zaakreferentie", what),
         "status": status,
-        "signed_at": None if body["ondertekendOp"] is None else _moment(body, "ondertekendOp", what),
+        "signed_at": None if body["ondertekendOp"] is None else reading.moment(body, "ondertekendOp", what),
         "decline_reason": body["weigerreden"] if status is SigningStatus.DECLINED else None,
     }
     if "aangemaaktOp" in body:
-        found["created_at"] = _moment(body, "aangemaaktOp", what)
+        found["created_at"] = reading.moment(body, "aangemaaktOp", what)
     return found
-
-
-def _given(payload: Mapping[str, Any], field: str, what: str) -> Any:
-    """A field of our own payload; a missing one is our mistake, not the service's."""
-    try:
-        return payload[field]
-    except KeyError:
-        raise ValueError(f"{what}: {field} ontbreekt in de gegevens van Weer Thuis") from None
 
 
 def _contract_form(value: str) -> ContractForm:
@@ -235,18 +206,18 @@ class HttpESignature:
     def send_for_signing(self, lease: dict[str, Any], *, idempotency_key: str) -> str:
         """Send the lease to its signers; the receipt is the service's id of the signing."""
         what = f"{NAME}: POST ondertekeningen"
-        reference = _given(lease, "reference", what)
-        form = _given(lease, "contract_form", what)
+        reference = reading.given(lease, "reference", what)
+        form = reading.given(lease, "contract_form", what)
         body = {
             "zaakreferentie": reference,
-            "documentreferentie": _given(lease, "dwelling_reference", what),
+            "documentreferentie": reading.given(lease, "dwelling_reference", what),
             "contractvorm": contract_form(form),
             "ondertekenaars": signers(reference, form),
         }
         if self.webhook_url:
             body["webhookUrl"] = self.webhook_url
         made = self.api.call("POST", "ondertekeningen", json=body, idempotency_key=idempotency_key, expect=(200, 201))
-        return _text(require(made, "id", what=what), "id", what)
+        return reading.text(require(made, "id", what=what), "id", what)
 
     def signing_status(self, signing_id: str) -> dict[str, Any]:
         """Where the signing stands: `status` (SigningStatus), `signed_at`, `decline_reason`, and the rest."""
