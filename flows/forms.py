@@ -218,10 +218,6 @@ def signing_form(deciders: list[str]) -> type[RunInput]:
             date | None,
             Field(default=None, title="Datum ondertekening", description="De dag waarop de laatste ondertekende."),
         ),
-        reason=(
-            str,
-            Field(default="", max_length=200, title="Reden", description="Alleen bij geweigerd of verlopen."),
-        ),
         decided_by=_decided_by(deciders, "woonconsulent"),
     )
 
@@ -258,7 +254,6 @@ def escalation_form(coordinators: list[str]) -> type[RunInput]:
         "Escalatie",
         __base__=RunInput,
         decision=(_values(EscalationDecision), Field(title="Besluit")),
-        reason=(str, Field(default="", max_length=200, title="Toelichting", description="Zonder persoonsgegevens.")),
         decided_by=_decided_by(coordinators, "coördinator"),
     )
 

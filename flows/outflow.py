@@ -228,7 +228,6 @@ def await_signing(application: App, case: CaseView) -> None:
             result=SigningResult(answer.result),
             signed_on=answer.signed_on,
             decided_by=answer.decided_by,
-            reason=answer.reason,
         )
 
     form = forms.signing_form(casework.deciders(case, Step.SIGNING))
@@ -256,9 +255,21 @@ def await_support(application: App, case: CaseView) -> None:
 
 def await_review(application: App, case: CaseView) -> None:
     casework = application.casework
-    # What the corporation and the care provider reported: shown in the form and weighed with the answer.
-    signals = tuple(gather_signals(case.reference))
+
+    # What the corporation and the care provider reported, gathered once per review and kept in the case database:
+    # shown in the form and weighed with the answer, the same on every replay.
+    def gather() -> tuple[str, ...] | None:
+        state = gather_signals(case.reference, return_state=True)
+        return None if state.is_failed() else tuple(state.result())
+
+    signals, read = casework.review_signals(case.reference, case.reviews_held + 1, gather)
     reported, reported_codes = {s.split(":", 1)[0] for s in signals}, ",".join(signals)
+    if read:
+        note = (
+            f"**Signalen** van corporatie en zorgaanbieder sinds het vorige nazorgmoment: {in_words(reported_codes)}."
+        )
+    else:
+        note = "**Signalen** konden niet bij corporatie of zorgaanbieder worden opgehaald: vul in wat u weet."
 
     def apply(answer: Any) -> None:
         casework.hold_review(
@@ -284,7 +295,7 @@ def await_review(application: App, case: CaseView) -> None:
         rent_arrears="ja" if "huurachterstand" in reported else "nee",
         nuisance="ja" if "overlast" in reported else "nee",
         support_reached="nee" if "begeleiding" in reported else "ja",
-        note=f"**Signalen** van corporatie en zorgaanbieder sinds het vorige nazorgmoment: {in_words(reported_codes)}.",
+        note=note,
     )
 
 
@@ -293,7 +304,7 @@ def await_escalation(application: App, case: CaseView) -> None:
 
     def apply(answer: Any) -> None:
         decision = EscalationDecision(answer.decision)
-        casework.decide_escalation(case.reference, case.attempt, decision, answer.decided_by, answer.reason)
+        casework.decide_escalation(case.reference, case.attempt, decision, answer.decided_by)
 
     ask(application, case, forms.escalation_form(casework.deciders(case, Step.ESCALATION)), apply)
 

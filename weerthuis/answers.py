@@ -11,7 +11,6 @@ Only codes, dates and amounts reach the answer: it becomes the run's input in Pr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +21,6 @@ from weerthuis.domain.steps import Step
 from weerthuis.domain.vocabulary import NominationAnswer, SigningResult, WmoDecision
 
 Answer = dict[str, Any]
-# A reason text from another system goes into Prefect only if it looks like no personal data.
-PERSONAL = re.compile(r"@|\d[\d\s-]{5,}\d")
 
 
 def _nomination_answer(application: App, case: CaseView, decided_by: str) -> Answer | None:
@@ -68,12 +65,10 @@ def _signing(application: App, case: CaseView, decided_by: str) -> Answer | None
         return None
     if status == "signed":
         signed_on = found["signed_at"].astimezone(AMSTERDAM).date().isoformat()
-        return {"result": SigningResult.SIGNED.value, "signed_on": signed_on, "reason": "", "decided_by": decided_by}
-    reason = str(found.get("decline_reason") or "")
-    if PERSONAL.search(reason):
-        reason = "de reden staat bij de dienst voor e-ondertekening"
+        return {"result": SigningResult.SIGNED.value, "signed_on": signed_on, "decided_by": decided_by}
+    # Declined or expired: the service's own words stay there (free text never goes into Prefect).
     result = SigningResult.DECLINED if status == "declined" else SigningResult.EXPIRED
-    return {"result": result.value, "signed_on": None, "reason": reason[:200], "decided_by": decided_by}
+    return {"result": result.value, "signed_on": None, "decided_by": decided_by}
 
 
 def _support(application: App, case: CaseView, decided_by: str) -> Answer | None:

@@ -31,6 +31,7 @@ from weerthuis.casedb.models import (
     Offer,
     RejectedAnswer,
     Review,
+    ReviewSignals,
     SupportArrangement,
     Transition,
 )
@@ -947,7 +948,6 @@ class Casework:
         result: SigningResult,
         signed_on: date | None,
         decided_by: str,
-        reason: str = "",
     ) -> None:
         """The lease was signed by everyone (the case goes on to support at home), or it was not: declined or
         expired, and the lease is drawn up again."""
@@ -975,8 +975,9 @@ class Casework:
                     reason=lease.contract_form,
                 )
             else:
-                why = f"{result.value}: {reason}" if reason else result.value
-                self._apply(uow, case, Move.DECLINE_SIGNING, decided_by=decided_by, waiting_for=Step.LEASE, reason=why)
+                self._apply(
+                    uow, case, Move.DECLINE_SIGNING, decided_by=decided_by, waiting_for=Step.LEASE, reason=result.value
+                )
             uow.commit()
 
     def arrange_support(
@@ -1110,16 +1111,14 @@ class Casework:
                     self._apply(uow, case, move, decided_by=decided_by, reason=why, waiting_for=Step.REVIEW, due_on=due)
             uow.commit()
 
-    def decide_escalation(
-        self, reference: str, attempt: int, decision: EscalationDecision, decided_by: str, reason: str = ""
-    ) -> None:
+    def decide_escalation(self, reference: str, attempt: int, decision: EscalationDecision, decided_by: str) -> None:
         """The coordinator's decision on a red card: extra effort and follow-up goes on, or the case ends."""
         with self._uow() as uow:
             case = self._open(uow, reference, Stage.FOLLOW_UP, attempt, Step.ESCALATION)
             if case is None:
                 return
             self._check_decider(uow.session, case, Step.ESCALATION, decided_by)
-            why = f"{decision.value}: {reason}" if reason else decision.value
+            why = decision.value
             if decision is EscalationDecision.CONTINUE:
                 region = self.regions[case.region]
                 due = (case.next_review_on or self.today()) + region.due("review")
@@ -1187,9 +1186,37 @@ class Casework:
             held = uow.session.execute(select(func.max(Review.held_on)).filter_by(case_id=case.id)).scalar_one()
             if held is not None:
                 return held
-            return uow.session.execute(
-                select(SupportArrangement.starts_on).filter_by(case_id=case.id)
-            ).scalar_one()
+            return uow.session.execute(select(SupportArrangement.starts_on).filter_by(case_id=case.id)).scalar_one()
+
+    def review_signals(
+        self, reference: str, number: int, gather: Callable[[], tuple[str, ...] | None]
+    ) -> tuple[tuple[str, ...], bool]:
+        """The signals of review `number`, gathered once (`gather`; None: the counterparts could not be read) and
+        kept; afterwards, and on every replay, the kept ones. Returns the signals and whether they could be read."""
+        with self._uow() as uow:
+            case = uow.case(reference)
+            kept = uow.session.execute(
+                select(ReviewSignals).filter_by(case_id=case.id, number=number)
+            ).scalar_one_or_none()
+            if kept is not None:
+                return tuple(s for s in kept.signals.split(",") if s), kept.read
+        found = gather()
+        with self._uow() as uow:
+            case = uow.case(reference, lock=True)
+            kept = uow.session.execute(
+                select(ReviewSignals).filter_by(case_id=case.id, number=number)
+            ).scalar_one_or_none()
+            if kept is None:
+                kept = ReviewSignals(
+                    case_id=case.id,
+                    number=number,
+                    signals=",".join(found or ())[:200],
+                    read=found is not None,
+                    at=self.now(),
+                )
+                uow.session.add(kept)
+                uow.commit()
+            return tuple(s for s in kept.signals.split(",") if s), kept.read
 
     def review_plan(self, reference: str) -> list[tuple[int, date]]:
         """The reviews still ahead of a case in follow-up, (number, date), nearest first; [] once it has ended."""

@@ -152,4 +152,5 @@ def test_a_declined_signing_is_read_with_its_reason(application: App, servers: d
     control(servers["esign"], f"ondertekeningen/{signing_id}/status", declined)
     given = answer_fits_the_form(application, reference, Step.SIGNING, forms.signing_form)
     assert given["result"] == "geweigerd" and given["decided_by"] == "api:e-ondertekening"
-    assert given["reason"] == "Huurprijs klopt niet." and given["signed_on"] is None
+    # The service's free text stays there: only the result reaches the run.
+    assert given == {"result": "geweigerd", "signed_on": None, "decided_by": "api:e-ondertekening"}

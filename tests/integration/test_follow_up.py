@@ -128,7 +128,7 @@ def test_a_red_card_waits_on_the_coordinator_and_closing_cancels_the_reviews_lef
     assert mails(casework, ref, "warning_raised") == ["EMM-DOM-01"]  # the corporation hears of it
     with pytest.raises(UnknownDecider):
         casework.decide_escalation(ref, 1, EscalationDecision.EVICTED, "EMM-TB-01")  # the coordinator decides
-    casework.decide_escalation(ref, 1, EscalationDecision.EVICTED, "EMM-TP-02", "vonnis ontruiming")
+    casework.decide_escalation(ref, 1, EscalationDecision.EVICTED, "EMM-TP-02")
     case = casework.view(ref)
     assert case.stage is Stage.EVICTED and not case.is_waiting
     assert [(line.event, line.decided_by) for line in case.history][-2:] == [
@@ -178,3 +178,22 @@ def test_a_lease_in_the_clients_own_name_closes_after_the_last_review(casework: 
     hold_the_guided_period(casework, clock, ref)
     case = casework.view(ref)
     assert case.stage is Stage.CLOSED and [line.event for line in case.history][-1] == "CaseClosed"
+
+
+def test_a_reviews_signals_are_gathered_once_and_kept_for_the_replay(casework: Casework) -> None:
+    ref = to_follow_up(casework)
+    asked: list[int] = []
+
+    def gathered() -> tuple[str, ...] | None:
+        asked.append(1)
+        return ("huurachterstand:geel",)
+
+    def away() -> tuple[str, ...] | None:
+        raise AssertionError("a replay must not ask the counterparts again")
+
+    assert casework.review_signals(ref, 1, gathered) == (("huurachterstand:geel",), True)
+    assert casework.review_signals(ref, 1, away) == (("huurachterstand:geel",), True)
+    assert asked == [1]
+    # Counterparts away at the first gathering: kept as "not read", and the form says so.
+    assert casework.review_signals(ref, 2, lambda: None) == ((), False)
+    assert casework.review_signals(ref, 2, away) == ((), False)

@@ -276,6 +276,21 @@ class RejectedAnswer(Base):
     __table_args__ = (UniqueConstraint("case_id", "gate_key"),)
 
 
+class ReviewSignals(Base):
+    """The signals gathered for a review, kept the first time: the form shows them and the answer is weighed with
+    them, also when the run replays (and even if a counterpart is away by then)."""
+
+    __tablename__ = "review_signals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    number: Mapped[int]
+    signals: Mapped[str] = mapped_column(String(200))  # "huurachterstand:geel,overlast:rood"; "" for none
+    read: Mapped[bool]  # False: the counterparts could not be read then
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
+
+
 class Action(Base):
     """A side effect owed to an external system, written in the same transaction as the event causing it."""
 
