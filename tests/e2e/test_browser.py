@@ -79,7 +79,9 @@ class ResumeDialog:
         return self.card.locator(".schema-form-property").filter(has=label).first
 
     def type(self, title: str, value: str) -> None:
-        self.field(title).locator("input").fill(value)
+        box = self.field(title).locator("input")
+        box.fill(value)
+        box.press("Tab")  # leaving the field commits the value to the form (a number field takes it on change)
 
     def choose(self, title: str, value: str) -> None:
         button = self.field(title).locator("button.p-select-button__control")
@@ -123,7 +125,7 @@ def test_a_coordinator_approves_readiness_in_the_prefect_ui(page: Any, app: App,
 
     dialog.type("Financiën", "3")
     dialog.submit()
-    expect(dialog.card).to_be_hidden(timeout=15_000)
+    expect(dialog.card).to_be_hidden(timeout=30_000)
     wait_for_form(run.id, after_key="readiness-1-assessment")
 
     # The coordinator reads the case summary above the decision form and approves.
