@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 
 from config.regions import Region, load_regions
 from config.settings import REGIONS_DIR
 from weerthuis.casedb import quota
 from weerthuis.casedb.engine import make_engine, make_session_factory
 from weerthuis.casedb.migrate import upgrade
+from weerthuis.casedb.models import CaseMilestones, Transition
 from weerthuis.casework import AMSTERDAM, Casework
+from weerthuis.domain.milestones import MILESTONES, first_days
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
@@ -92,8 +95,24 @@ def make_casework(url: str, regions: dict[str, Region], clock: Clock) -> Iterato
                 quota.sync_quotas(uow.session, region, clock().year)
             uow.commit()
         yield casework
+        assert_milestones_follow_the_history(engine)
     finally:
         engine.dispose()
+
+
+def assert_milestones_follow_the_history(engine: Engine) -> None:
+    """The milestone days kept beside each case are the first days its history reached them: whatever a test did
+    through the commands, the monitor reads the same as it would from the history."""
+    histories: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
+    with engine.connect() as connection:
+        for case_id, event, at in connection.execute(select(Transition.case_id, Transition.event, Transition.at)):
+            histories[case_id].append((event, at))
+        kept = {
+            row.case_id: {name: getattr(row, name) for name in MILESTONES if getattr(row, name) is not None}
+            for row in connection.execute(select(CaseMilestones))
+        }
+    reached = {case_id: first_days(history) for case_id, history in histories.items()}
+    assert kept == {case_id: days for case_id, days in reached.items() if days}
 
 
 @pytest.fixture

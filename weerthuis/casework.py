@@ -25,6 +25,7 @@ from weerthuis.casedb.models import (
     Action,
     Assessment,
     Case,
+    CaseMilestones,
     Client,
     Lease,
     Nomination,
@@ -37,6 +38,7 @@ from weerthuis.casedb.models import (
 )
 from weerthuis.casedb.quota import Refused
 from weerthuis.casedb.uow import UnitOfWork
+from weerthuis.domain import milestones
 from weerthuis.domain.follow_up import card_for, in_words
 from weerthuis.domain.moves import MOVES, Event, Move, enters_stage, transition
 from weerthuis.domain.stages import Stage
@@ -554,6 +556,7 @@ class Casework:
                 reason=reason[:400],
             )
         )
+        self._reach_milestones(session, case, step.event, step.at)
         if MOVES[move].target is not None:
             case.stage, case.stage_attempt, case.stage_since = step.to_stage.value, step.attempt, step.at
         region = self.regions[case.region]
@@ -577,6 +580,20 @@ class Casework:
             status = {"reference": case.reference, "region": case.region, "stage": case.stage}
             self._owe(session, case, where, *STATUS_ACTION, status)
         mailing.mail_for_transition(session, case, region, step.event, now=self.now(), ui_url=self.ui_url)
+
+    @staticmethod
+    def _reach_milestones(session: Session, case: Case, event: Event, at: datetime) -> None:
+        """Keep the first day of each milestone this event reaches, beside the case (the monitor reads it there)."""
+        reached = milestones.reached_by(event)
+        if not reached:
+            return
+        row = session.get(CaseMilestones, case.id)
+        if row is None:
+            row = CaseMilestones(case_id=case.id)
+            session.add(row)
+        for name in reached:
+            if getattr(row, name) is None:
+                setattr(row, name, milestones.dutch_day(at))
 
     def _owe(
         self, session: Session, case: Case, where: str, system: str, operation: str, payload: dict[str, Any]

@@ -35,6 +35,7 @@ from config.regions import Region
 from weerthuis.casedb.models import (
     Assessment,
     Case,
+    CaseMilestones,
     Client,
     Contingent,
     Lease,
@@ -47,6 +48,7 @@ from weerthuis.casedb.models import (
 )
 from weerthuis.casedb.quota import HOLDING
 from weerthuis.casework import AMSTERDAM, SYSTEM, add_months
+from weerthuis.domain.milestones import MILESTONES, first_days
 from weerthuis.domain.moves import MOVES, Event, Move
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.steps import STEPS, Step
@@ -812,6 +814,15 @@ def _write(connection: Connection, stories: list[_Story], first_number: int) -> 
         rows = [{**row, "case_id": cid} for story, cid in zip(stories, case_ids, strict=True) for row in rows_of(story)]
         if rows:
             _insert(connection, model, rows)
+    # The milestone days the commands keep beside each case that reached one, from the history just written.
+    reached = [
+        (cid, first_days((t["event"], t["at"]) for t in story.transitions))
+        for story, cid in zip(stories, case_ids, strict=True)
+    ]
+    nothing = dict.fromkeys(MILESTONES)
+    rows = [{"case_id": cid, **nothing, **days} for cid, days in reached if days]
+    if rows:
+        _insert(connection, CaseMilestones, rows)
 
 
 def _insert(connection: Connection, model: Any, rows: list[dict[str, Any]], ids: bool = False) -> list[int]:

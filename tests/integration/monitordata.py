@@ -1,7 +1,8 @@
 """A small hand-made case database for the monitor, whose right answers the tests write out.
 
 Histories go straight into the real tables (cases, transitions, nominations, offers, contingents), with the days the
-figures turn on; the period under test is the week of Monday 2 to Sunday 8 March 2026, computed on Monday 9 March.
+figures turn on, and each case's milestone days as the commands keep them; the period under test is the week of
+Monday 2 to Sunday 8 March 2026, computed on Monday 9 March.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from sqlalchemy import Engine, insert
 
 from config.regions import Region
 from weerthuis.casedb import quota
-from weerthuis.casedb.models import Case, Client, Nomination, Offer, Transition
+from weerthuis.casedb.models import Case, CaseMilestones, Client, Nomination, Offer, Transition
 from weerthuis.casework import AMSTERDAM
+from weerthuis.domain.milestones import first_days
 from weerthuis.domain.vocabulary import DeclineReason, RefusalReason
 
 WEEK = (date(2026, 3, 2), date(2026, 3, 8))
@@ -212,6 +214,9 @@ def fill(engine: Engine, regions: dict[str, Region]) -> None:
                 )
             ).inserted_primary_key[0]
             connection.execute(insert(Transition), [{**row, "case_id": ids[reference]} for row in rows])
+            # The milestone days the commands keep beside the case, as they would have kept them.
+            reached = first_days((row["event"], row["at"]) for row in rows)
+            connection.execute(insert(CaseMilestones).values(case_id=ids[reference], **reached))
         for reference, attempt, corporation, year, status, answered, reason in NOMINATIONS:
             connection.execute(
                 insert(Nomination).values(

@@ -11,9 +11,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tests.conftest import Clock
 from tests.integration.helpers import offer, register, review, to_follow_up, to_nomination, to_offer, zrm
-from weerthuis.casedb.models import Action, Nomination, Transition
+from weerthuis.casedb.models import Action, CaseMilestones, Nomination, Transition
 from weerthuis.casedb.quota import ContingentExhausted, NeighbourhoodFull
 from weerthuis.casework import Casework, InvalidAnswer, StaleAnswer, UnknownDecider
+from weerthuis.domain.milestones import first_days
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.steps import Step
 from weerthuis.domain.vocabulary import (
@@ -318,3 +319,56 @@ def test_history_times_read_back_in_dutch_time_on_every_database(any_casework: C
     line = any_casework.view(ref).history[0]
     assert line.at == clock() and line.at.utcoffset() == clock().utcoffset()
     assert f"{line.at:%H:%M}" == "09:30"
+
+
+def test_each_milestone_keeps_the_first_day_it_was_reached(any_casework: Casework, clock: Clock) -> None:
+    """Kept beside the case for the monitor: a second nomination or offer keeps the first day, a late evening counts
+    on its Dutch day, and what is kept is what the history says."""
+    casework = any_casework
+
+    def milestones(ref: str) -> dict[str, date | None]:
+        with casework._uow() as uow:
+            row = uow.session.execute(
+                select(CaseMilestones).where(CaseMilestones.case_id == uow.case(ref).id)
+            ).scalar_one_or_none()
+            return (
+                {}
+                if row is None
+                else {k: v for k, v in vars(row).items() if k not in ("case_id", "_sa_instance_state")}
+            )
+
+    def later(days: int, hour: int = 10) -> None:
+        clock.now = (clock.now + timedelta(days=days)).replace(hour=hour, minute=0)
+
+    ref = register(casework)
+    assert milestones(ref) == {}  # registration is the case's own day, not a milestone
+    later(1)
+    casework.start_assessment(ref)
+    later(6)
+    casework.record_assessment(ref, 1, zrm(casework.today()))
+    later(1, hour=23)  # 23:00 Dutch time on 10 March: still 10 March
+    casework.decide_readiness(ref, 1, ReadinessVerdict.READY, "EMM-TP-01")
+    later(2)
+    casework.propose_nomination(ref, 1, "domesta", "EMM-TP-01")
+    later(5)
+    casework.answer_nomination(ref, 1, NominationAnswer.DECLINED, "EMM-DOM-01", DeclineReason.NO_SUITABLE_DWELLING)
+    later(3)
+    casework.propose_nomination(ref, 2, "lefier", "EMM-TP-01")
+    later(4)
+    casework.answer_nomination(ref, 2, NominationAnswer.ACCEPTED, "EMM-LEF-01")
+    assert milestones(ref) == {
+        "readiness": date(2026, 3, 3),
+        "nomination": date(2026, 3, 10),
+        "nominated": date(2026, 3, 12),  # the first nomination, not the second of 20 March
+        "offer": date(2026, 3, 24),
+        "offered": None,
+        "tenancy": None,
+        "support": None,
+        "follow_up": None,
+        "transferred": None,
+    }
+    with casework._uow() as uow:
+        history = uow.session.execute(
+            select(Transition.event, Transition.at).where(Transition.case_id == uow.case(ref).id)
+        ).all()
+    assert {k: v for k, v in milestones(ref).items() if v is not None} == first_days(history)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import DateTime, bindparam, select, text
 
 from config.settings import IntegrationSettings, Settings
 from weerthuis.bootstrap import build
 from weerthuis.casedb.engine import make_engine
 from weerthuis.casedb.migrate import upgrade
-from weerthuis.casedb.models import Base
-from weerthuis.casework import EVENT_ACTIONS, STATUS_ACTION
+from weerthuis.casedb.models import Base, CaseMilestones
+from weerthuis.casework import AMSTERDAM, EVENT_ACTIONS, STATUS_ACTION
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,6 +31,63 @@ def test_migrations_build_the_schema_the_models_describe(request: pytest.Fixture
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite_url", "postgres_url"])
+def test_the_milestone_migration_fills_each_cases_days_from_its_history(
+    request: pytest.FixtureRequest, database: str
+) -> None:
+    """A database of the schema before 0008: its cases get their milestone days, in Dutch time, the first of each."""
+    engine = make_engine(request.getfixturevalue(database))
+    history = [
+        ("CaseRegistered", "2026-03-01 10:00+01"),
+        ("AssessmentStarted", "2026-03-02 23:30+00"),  # 00:30 on 3 March in the Netherlands
+        ("ReadinessApproved", "2026-03-09 10:00+01"),
+        ("NominationProposed", "2026-03-10 10:00+01"),
+        ("NominationDeclined", "2026-03-12 10:00+01"),
+        ("NominationProposed", "2026-03-16 10:00+01"),
+    ]
+    try:
+        upgrade(engine, "0007")
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO clients (id) VALUES (1)"))
+            for case_id in (1, 2):
+                connection.execute(
+                    text(
+                        "INSERT INTO cases (id, reference, region, client_id, institution_type, care_provider,"
+                        " origin_municipality, registration_reason, region_tie, household_size, housing_wishes,"
+                        " registered_by, registered_at, stage, stage_attempt, stage_since, refusals)"
+                        " VALUES (:id, :ref, 'emmen', 1, 'MO', 'leger-des-heils', 'Emmen', 'dakloos', true, 1, '',"
+                        " 'EMM-TB-01', :at, 'nomination', 2, :at, 0)"
+                    ).bindparams(AT),
+                    {"id": case_id, "ref": f"WT-2026-000{case_id}", "at": moment("2026-03-01 10:00+01")},
+                )
+            for seq, (event, at) in enumerate(history, start=1):
+                connection.execute(
+                    text(
+                        "INSERT INTO transitions (case_id, seq, move, event, from_stage, from_attempt, to_stage,"
+                        " attempt, decided_by, at, reason) VALUES (1, :seq, 'test', :event, 'x', 1, 'x', 1, 'TEST',"
+                        " :at, '')"
+                    ).bindparams(AT),
+                    {"seq": seq, "event": event, "at": moment(at)},
+                )
+        upgrade(engine)
+        with engine.connect() as connection:
+            rows = connection.execute(select(CaseMilestones).order_by(CaseMilestones.case_id)).all()
+    finally:
+        engine.dispose()
+    # Case 2 has no history beyond its registration: no row, so the monitor reads no milestone for it.
+    assert [tuple(row) for row in rows] == [
+        (1, date(2026, 3, 3), date(2026, 3, 9), None, None, None, None, date(2026, 3, 10), None, None)
+    ]
+
+
+# Moments written as the case database writes them (on SQLite: Dutch wall-clock time).
+AT = bindparam("at", type_=DateTime(timezone=True))
+
+
+def moment(iso: str) -> datetime:
+    return datetime.fromisoformat(iso).astimezone(AMSTERDAM)
 
 
 def test_every_owed_action_has_a_task_that_delivers_it() -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from config.regions import Region
+from tests.conftest import assert_milestones_follow_the_history
 from weerthuis import synthetic
 from weerthuis.casedb.engine import make_engine
 from weerthuis.casedb.migrate import upgrade
@@ -69,6 +70,7 @@ def test_histories_follow_the_procedure_as_the_commands_record_it(
                 assert STEPS[Step(case.waiting_for)].stage == Stage(case.stage)
     stages = set(generated.by_stage)
     assert {"closed", "withdrawn", "follow_up", "offer", "readiness"} <= stages  # a spread, not one outcome
+    assert_milestones_follow_the_history(engine)  # and the days the commands keep beside each case
 
 
 def test_contingents_and_neighbourhood_caps_are_never_exceeded(engine: Engine, generated: synthetic.Generated) -> None:

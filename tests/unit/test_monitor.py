@@ -8,14 +8,13 @@ from datetime import date
 import pytest
 
 from weerthuis.domain.moves import MOVES
-from weerthuis.domain.stages import END_STAGES, Stage
+from weerthuis.domain.stages import END_STAGES
 from weerthuis.monitor.charts import funnel_markdown, funnel_svg, lead_times_markdown, lead_times_svg, unicode_bar
 from weerthuis.monitor.figures import (
     ACTIVE_ORDER,
     LeadTime,
     MonitorFigures,
     Periode,
-    entering,
     figure_rows,
     nearest_rank,
     period_before,
@@ -66,13 +65,6 @@ def test_every_move_keeps_the_procedure_order_the_monitor_relies_on() -> None:
             continue
         for source in rule.sources:
             assert order[rule.target] >= order[source], f"{move.value}: {source.value} → {rule.target.value}"
-
-
-def test_stages_are_entered_by_the_events_of_the_table_of_moves() -> None:
-    assert entering(Stage.READINESS) == ["AssessmentStarted"]
-    assert entering(Stage.NOMINATION) == ["ReadinessApproved"]  # ready
-    assert entering(Stage.SUPPORT) == ["LeaseSigned"]  # the keys
-    assert entering(Stage.FOLLOW_UP) == ["SupportArranged"]
 
 
 def figures(**changes: object) -> MonitorFigures:

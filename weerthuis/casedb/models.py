@@ -91,7 +91,8 @@ class Transition(Base):
     """Append-only: a database trigger refuses UPDATE and DELETE."""
 
     __tablename__ = "transitions"
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    # (event, at): the monitor counts a few rare events (cards, declined signings) in a period.
+    __table_args__ = (UniqueConstraint("case_id", "seq"), Index("ix_transitions_event_at", "event", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -107,6 +108,25 @@ class Transition(Base):
     decided_by: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str] = mapped_column(String(400), default="")
+
+
+class CaseMilestones(Base):
+    """The first Dutch calendar day a case reached each milestone (`weerthuis.domain.milestones` names them), written
+    with the event that reached it, so the monitor reads one row per case instead of the whole history."""
+
+    __tablename__ = "case_milestones"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    # The first day the case entered each stage: `nomination` is the day it was found ready, `support` its keys.
+    readiness: Mapped[date | None] = mapped_column(Date)
+    nomination: Mapped[date | None] = mapped_column(Date)
+    offer: Mapped[date | None] = mapped_column(Date)
+    tenancy: Mapped[date | None] = mapped_column(Date)
+    support: Mapped[date | None] = mapped_column(Date)
+    follow_up: Mapped[date | None] = mapped_column(Date)
+    nominated: Mapped[date | None] = mapped_column(Date)  # first nomination to a corporation
+    offered: Mapped[date | None] = mapped_column(Date)  # first offer of a home
+    transferred: Mapped[date | None] = mapped_column(Date)  # omklap: the lease in the client's own name
 
 
 def _score_checks() -> list[CheckConstraint]:

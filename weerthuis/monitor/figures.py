@@ -1,9 +1,10 @@
-"""The Transferpunt monitor's figures per region and period, computed from the case history.
+"""The Transferpunt monitor's figures per region and period, computed from the case database.
 
 Pseudonymous by construction: only counts, days and organisation codes leave the database, never a person.
-A handful of narrow queries: the cases (their stage now), their history (aggregated in SQL to one row of calendar-day
-numbers and counts per case, in one pass), the reasons of refused offers and declined nominations, contingents and
-nominations holding a place; the rest is plain Python over columns.
+A handful of narrow queries: the cases (their stage now, and the milestone days kept beside each case as calendar-day
+numbers, one row per case), the few events counted in the period (cards, declined signings, lapsed priorities), the
+reasons of refused offers and declined nominations, contingents and nominations holding a place; the rest is plain
+Python over columns.
 
 Definitions (the report repeats them in Dutch):
 - A period is a range of calendar days in Dutch time, both ends included. Nothing after its last day counts (nor
@@ -33,16 +34,18 @@ from itertools import compress
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CompoundSelect, Connection, Engine, Integer, Select, func, literal, select, union_all
+from sqlalchemy import CompoundSelect, Connection, Engine, Integer, Select, case, func, literal, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from weerthuis.casedb.models import Case, Contingent, Nomination, Offer, Transition
+from weerthuis.casedb.models import Case, CaseMilestones, Contingent, Nomination, Offer, Transition
 from weerthuis.casedb.quota import HOLDING
 from weerthuis.casework import add_months
-from weerthuis.domain.moves import MOVES, Event
+from weerthuis.domain import milestones
+from weerthuis.domain.milestones import MILESTONES
+from weerthuis.domain.moves import Event
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.vocabulary import DeclineReason, RefusalReason
 
@@ -58,7 +61,7 @@ ACTIVE_ORDER = (
     Stage.FOLLOW_UP,
 )
 END_ORDER = (Stage.CLOSED, Stage.WITHDRAWN, Stage.RELAPSED, Stage.EVICTED, Stage.MOVED)
-ENTERED = [stage.value for stage in ACTIVE_ORDER[1:]]  # the stages a case enters after registration, in order
+ENTERED = [stage.value for stage in milestones.ENTERED]  # the stages a case enters after registration, in order
 END_VALUES = frozenset(stage.value for stage in END_ORDER)
 LOST_VALUES = frozenset({Stage.EVICTED.value, Stage.RELAPSED.value})
 # Flow step → the milestone counted. Ready is entering nomination (ReadinessApproved), housed is entering support
@@ -241,21 +244,29 @@ def _local_day_postgresql(element: local_day, compiler: SQLCompiler, **kw: Any) 
     return f"(CAST(({moment}) AT TIME ZONE 'Europe/Amsterdam' AS DATE) - DATE '0001-01-01' + 1)"
 
 
-def entering(stage: Stage) -> list[str]:
-    """The events by which a case enters `stage` from another stage, read from the table of moves."""
-    return sorted({rule.event.value for rule in MOVES.values() if rule.target is stage and stage not in rule.sources})
+class day_number(FunctionElement[int]):  # noqa: N801 - reads as the SQL function it is
+    """A DATE column's day as date.toordinal() numbers it."""
+
+    type = Integer()
+    inherit_cache = True
 
 
-# A case's milestones: the first day it entered each stage after registration, its first nomination and first offer,
-# and its omklap. Stages are entered in procedure order (a move goes forward, to an end stage, or back into the same
-# stage; a test holds the table of moves to that), so the last stage a case entered is the stage it is in.
-MILESTONES: dict[str, list[str]] = {
-    **{stage: entering(Stage(stage)) for stage in ENTERED},
-    "nominated": [Event.NOMINATION_PROPOSED.value],
-    "offered": [Event.OFFER_MADE.value],
-    "transferred": [Event.LEASE_TRANSFERRED.value],  # omklap: the lease flipped to the client's own name
-}
-# Events counted per case in the period; the reasons of refused offers and declined nominations come from their tables.
+@compiles(day_number, "sqlite")
+def _day_number_sqlite(element: day_number, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) - 1721424.5 AS INTEGER)"
+
+
+@compiles(day_number, "postgresql")
+def _day_number_postgresql(element: day_number, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(({compiler.process(element.clauses, **kw)}) - DATE '0001-01-01' + 1)"
+
+
+# A case's milestones (weerthuis.domain.milestones, kept beside the case): the first day it entered each stage after
+# registration, its first nomination and first offer, and its omklap. Stages are entered in procedure order (a move
+# goes forward, to an end stage, or back into the same stage; a test holds the table of moves to that), so the last
+# stage a case entered is the stage it is in.
+
+# Events counted in the period; the reasons of refused offers and declined nominations come from their tables.
 COUNTED = {
     "warnings": Event.WARNING_RAISED.value,  # yellow cards
     "escalations": Event.ESCALATION_OPENED.value,  # red cards: risk of eviction
@@ -264,29 +275,36 @@ COUNTED = {
 }
 
 
-def _cases_query(regions: Sequence[str], end: datetime) -> Select:
-    """Every case registered before `end`: its region, its stage now and the day it entered it, its registration."""
-    return select(Case.id, Case.region, Case.stage, local_day(Case.stage_since), local_day(Case.registered_at)).where(
-        Case.region.in_(regions), Case.registered_at < end
-    )
-
-
-def _history_query(regions: Sequence[str] | None, start: datetime, end: datetime) -> Select:
-    """Per case of the regions (None: of all regions) with any history before `end`: the first day of each milestone,
-    and how often each COUNTED event happened in the period. One pass over the history, grouped by case."""
-    wanted = [event for events in MILESTONES.values() for event in events] + list(COUNTED.values())
-    query = (
+def _cases_query(regions: Sequence[str], end: datetime, last: date) -> Select:
+    """Every case registered before `end`: its region, its stage now and the day it entered it, its registration day,
+    and the day of each milestone it reached by the `last` day (None for the others)."""
+    reached = CaseMilestones.__table__.c
+    return (
         select(
-            Transition.case_id,
-            *(local_day(func.min(Transition.at).filter(Transition.event.in_(e))) for e in MILESTONES.values()),
-            *(func.count().filter((Transition.event == e) & (Transition.at >= start)) for e in COUNTED.values()),
+            Case.region,
+            Case.stage,
+            local_day(Case.stage_since),
+            local_day(Case.registered_at),
+            *(case((reached[name] <= last, day_number(reached[name]))) for name in MILESTONES),
         )
-        .where(Transition.at < end, Transition.event.in_(wanted))
-        .group_by(Transition.case_id)
+        .outerjoin(CaseMilestones, CaseMilestones.case_id == Case.id)
+        .where(Case.region.in_(regions), Case.registered_at < end)
     )
-    if regions is None:
-        return query
-    return query.where(Transition.case_id.in_(select(Case.id).where(Case.region.in_(regions))))
+
+
+def _counted_query(regions: Sequence[str], start: datetime, end: datetime) -> Select:
+    """How often each COUNTED event happened in the period, by region (read by the index on event and moment)."""
+    return (
+        select(Case.region, Transition.event, func.count())
+        .join(Case, Case.id == Transition.case_id)
+        .where(
+            Transition.event.in_(list(COUNTED.values())),
+            Transition.at >= start,
+            Transition.at < end,
+            Case.region.in_(regions),
+        )
+        .group_by(Case.region, Transition.event)
+    )
 
 
 def _reasons_query(regions: Sequence[str], start: datetime, end: datetime) -> CompoundSelect:
@@ -320,15 +338,12 @@ class _Tally:
     transferred_to_date: int
 
 
-def _tally(cases: list[Any], history: dict[int, Any], first: int, last: int) -> _Tally:
+def _tally(cases: list[Any], counted: dict[str, int], first: int, last: int) -> _Tally:
     """Column by column: comprehensions over 100,000 cases are much cheaper than one loop doing everything per case."""
-    day: dict[str, Sequence[Any]] = dict.fromkeys(("stage", "since", "registered", *MILESTONES, *COUNTED), ())
+    day: dict[str, Sequence[Any]] = dict.fromkeys(("stage", "since", "registered", *MILESTONES), ())
     if cases:
-        _, _, *columns = zip(*cases, strict=True)
-        day.update(zip(("stage", "since", "registered"), columns, strict=True))
-        nothing = (None,) * len(MILESTONES) + (0,) * len(COUNTED)
-        per_case = zip(*(history.get(row[0], nothing) for row in cases), strict=True)
-        day.update(zip((*MILESTONES, *COUNTED), per_case, strict=True))
+        _, *columns = zip(*cases, strict=True)
+        day.update(zip(("stage", "since", "registered", *MILESTONES), columns, strict=True))
     stages, since = day["stage"], day["since"]
     # Per milestone, the cases (by position) that reached it in the period: flows count them, lead times end there.
     reached = {
@@ -354,7 +369,7 @@ def _tally(cases: list[Any], history: dict[int, Any], first: int, last: int) -> 
             for keys, stage, at in zip(day[FLOW["housed"]], stages, since, strict=True)
             if keys is not None
         ],
-        counted={name: sum(day[name]) for name in COUNTED},
+        counted={name: counted.get(event, 0) for name, event in COUNTED.items()},
         transferred=len(reached["transferred"]),
         transferred_to_date=sum(1 for moment in day["transferred"] if moment is not None),
     )
@@ -415,11 +430,11 @@ def compute_regions(
     with _reading(source) as db:
         cases: dict[str, list[Any]] = {region: [] for region in regions}
         # .all(): one fetch of every row is much cheaper than the row-by-row fetch of iterating the result.
-        for row in db.execute(_cases_query(regions, end)).all():
-            cases[row[1]].append(row)
-        # Asked for every region there is, the history needs no filter by region (which costs a fifth of the time).
-        every = set(db.execute(select(Case.region).distinct()).scalars()) <= set(regions)
-        history = {row[0]: row[1:] for row in db.execute(_history_query(None if every else regions, start, end)).all()}
+        for row in db.execute(_cases_query(regions, end, as_of)).all():
+            cases[row[0]].append(row)
+        counted: dict[str, dict[str, int]] = {region: {} for region in regions}
+        for region, event, n in db.execute(_counted_query(regions, start, end)):
+            counted[region][event] = n
         reasons: dict[tuple[str, str], Counter[str]] = {}
         for kind, region, reason, n in db.execute(_reasons_query(regions, start, end)):
             reasons.setdefault((kind, region), Counter())[reason] += n
@@ -438,7 +453,7 @@ def compute_regions(
         }
     figures = {}
     for region in regions:
-        tally = _tally(cases[region], history, period_start.toordinal(), as_of.toordinal())
+        tally = _tally(cases[region], counted[region], period_start.toordinal(), as_of.toordinal())
         corporations = [(c, size) for r, c, size in sizes if r == region]
         corporations += [(c, 0) for r, c in used if r == region and c not in dict(corporations)]
         figures[region] = MonitorFigures(
