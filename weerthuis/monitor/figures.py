@@ -24,6 +24,7 @@ Definitions (the report repeats them in Dutch):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -332,7 +333,8 @@ class _Tally:
     outcomes: Counter[str]
     stock: Counter[str]
     lead_days: dict[str, list[int]]
-    housed: list[tuple[int, int | None]]  # keys day, and the day the tenancy was lost (evicted, relapsed)
+    keys: list[int]  # the day each housed case got its keys, in order
+    lost: list[tuple[int, int]]  # keys day and the day the tenancy was lost (evicted, relapsed)
     counted: dict[str, int]  # COUNTED name → events in the period
     transferred: int
     transferred_to_date: int
@@ -364,10 +366,11 @@ def _tally(cases: list[Any], counted: dict[str, int], first: int, last: int) -> 
         outcomes=Counter(stage for stage, at, done in zip(stages, since, ended, strict=True) if done and at >= first),
         stock=Counter(stage for stage, done in zip(latest, ended, strict=True) if not done),
         lead_days=lead_days,
-        housed=[
-            (keys, at if stage in LOST_VALUES else None)
+        keys=sorted(keys for keys in day[FLOW["housed"]] if keys is not None),
+        lost=[
+            (keys, at)
             for keys, stage, at in zip(day[FLOW["housed"]], stages, since, strict=True)
-            if keys is not None
+            if stage in LOST_VALUES and keys is not None
         ],
         counted={name: counted.get(event, 0) for name, event in COUNTED.items()},
         transferred=len(reached["transferred"]),
@@ -375,17 +378,18 @@ def _tally(cases: list[Any], counted: dict[str, int], first: int, last: int) -> 
     )
 
 
-def _tenancy(housed: list[tuple[int, int | None]], as_of: date) -> list[TenancyKept]:
+def _tenancy(keys: list[int], lost: list[tuple[int, int]], as_of: date) -> list[TenancyKept]:
+    """Per TENANCY_MONTHS: the cases with keys long enough ago (`keys` is sorted), less those lost within the months."""
     kept = []
     for months in TENANCY_MONTHS:
         latest = _latest_keys_day(as_of, months).toordinal()
-        cohort = [(keys, lost) for keys, lost in housed if keys <= latest]
-        lost = sum(
+        cohort = bisect_right(keys, latest)
+        within = sum(
             1
-            for keys, lost_on in cohort
-            if lost_on is not None and lost_on <= add_months(date.fromordinal(keys), months).toordinal()
+            for keys_on, lost_on in lost
+            if keys_on <= latest and lost_on <= add_months(date.fromordinal(keys_on), months).toordinal()
         )
-        kept.append(TenancyKept(months, len(cohort), len(cohort) - lost))
+        kept.append(TenancyKept(months, cohort, cohort - within))
     return kept
 
 
@@ -473,7 +477,7 @@ def compute_regions(
             priorities_lapsed=tally.counted["priorities_lapsed"],
             contingent_year=year,
             contingents=[ContingentUse(c, size, used.get((region, c), 0)) for c, size in corporations],
-            tenancy=_tenancy(tally.housed, as_of),
+            tenancy=_tenancy(tally.keys, tally.lost, as_of),
             warnings=tally.counted["warnings"],
             escalations=tally.counted["escalations"],
             evictions=tally.outcomes[Stage.EVICTED.value],
