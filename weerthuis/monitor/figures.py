@@ -226,40 +226,33 @@ def figure_rows(figures: MonitorFigures) -> list[FigureRow]:
     return rows
 
 
-# Calendar days in Dutch time, numbered as date.toordinal() numbers them, computed by the database so that no
-# timestamp is parsed in Python.
+# Calendar days numbered as date.toordinal() numbers them, computed by the database so that nothing is parsed in
+# Python: `local_day` of a moment (its day in Dutch time), `day_number` of a DATE column.
 class local_day(FunctionElement[int]):  # noqa: N801 - reads as the SQL function it is
     type = Integer()
     inherit_cache = True
 
 
-@compiles(local_day, "sqlite")
-def _local_day_sqlite(element: local_day, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite keeps the Dutch wall-clock time as text; julianday() counts days from noon, 24 November 4714 BC.
-    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) - 1721424.5 AS INTEGER)"
-
-
-@compiles(local_day, "postgresql")
-def _local_day_postgresql(element: local_day, compiler: SQLCompiler, **kw: Any) -> str:
-    moment = compiler.process(element.clauses, **kw)
-    return f"(CAST(({moment}) AT TIME ZONE 'Europe/Amsterdam' AS DATE) - DATE '0001-01-01' + 1)"
-
-
 class day_number(FunctionElement[int]):  # noqa: N801 - reads as the SQL function it is
-    """A DATE column's day as date.toordinal() numbers it."""
-
     type = Integer()
     inherit_cache = True
 
 
+@compiles(local_day, "sqlite")
 @compiles(day_number, "sqlite")
-def _day_number_sqlite(element: day_number, compiler: SQLCompiler, **kw: Any) -> str:
+def _day_sqlite(element: local_day | day_number, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps dates, and moments as Dutch wall-clock time, as text; julianday() counts days from noon,
+    # 24 November 4714 BC.
     return f"CAST(julianday({compiler.process(element.clauses, **kw)}) - 1721424.5 AS INTEGER)"
 
 
+@compiles(local_day, "postgresql")
 @compiles(day_number, "postgresql")
-def _day_number_postgresql(element: day_number, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"(({compiler.process(element.clauses, **kw)}) - DATE '0001-01-01' + 1)"
+def _day_postgresql(element: local_day | day_number, compiler: SQLCompiler, **kw: Any) -> str:
+    day = compiler.process(element.clauses, **kw)
+    if isinstance(element, local_day):
+        day = f"CAST(({day}) AT TIME ZONE 'Europe/Amsterdam' AS DATE)"
+    return f"(({day}) - DATE '0001-01-01' + 1)"
 
 
 # A case's milestones (weerthuis.domain.milestones, kept beside the case): the first day it entered each stage after
