@@ -73,9 +73,8 @@ def places_used(session: Session, region: str, corporation: str, year: int) -> i
 
 def places_left(session: Session, region: Region, year: int) -> dict[str, int]:
     """Contingent places left per corporation this year, in the region file's order."""
-    sizes = dict(
-        session.execute(select(Contingent.corporation, Contingent.size).filter_by(region=region.code, year=year)).all()
-    )
+    rows = session.execute(select(Contingent.corporation, Contingent.size).filter_by(region=region.code, year=year))
+    sizes: dict[str, int] = {corporation: size for corporation, size in rows}
     return {c.code: sizes.get(c.code, 0) - places_used(session, region.code, c.code, year) for c in region.corporations}
 
 
