@@ -4,30 +4,62 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
 
+if TYPE_CHECKING:
+    from weerthuis.bootstrap import App
 
-def _app(migrate: bool = True):  # type: ignore[no-untyped-def]
+
+def _app(migrate: bool = True) -> App:
     from weerthuis.bootstrap import build
 
     return build(Settings(), migrate=migrate)
+
+
+def fill_bsn_digests(settings: Settings) -> tuple[int, int]:
+    """Digests for clients registered before there were any (migration 0009 without the key at hand): (filled,
+    not readable with this key). Nothing without a BSN key."""
+    from weerthuis.casedb.engine import make_engine
+    from weerthuis.personal import fill_bsn_digests as fill
+    from weerthuis.personal import stored_bsn_key
+
+    key = stored_bsn_key(settings)
+    if key is None:
+        return 0, 0
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.begin() as connection:
+            return fill(connection, key)
+    finally:
+        engine.dispose()
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = Settings()
     _app(migrate=True)
     print(f"Zaakdatabase bijgewerkt: {settings.database_url.split('@')[-1]}")
+    filled, unreadable = fill_bsn_digests(settings)
+    if filled:
+        print(f"BSN-zoeksleutel aangevuld voor {filled} cliënten.")
+    if unreadable:
+        print(
+            f"Let op: het BSN van {unreadable} cliënten is met deze BSN-sleutel niet te lezen; zij worden bij een "
+            "nieuwe aanmelding niet herkend. Draai `weerthuis migrate` met de juiste WEERTHUIS_BSN_KEY.",
+            file=sys.stderr,
+        )
     return 0
 
 
 def register_client(
-    application,  # type: ignore[no-untyped-def]
+    application: App,
     *,
     region: str,
     institution: str,
@@ -43,17 +75,28 @@ def register_client(
     birth_date: date | None,
     phone: str | None,
     email: str | None,
+    allow_same_bsn: bool = True,
 ) -> str:
-    """Register personal data in the case database (never in Prefect) and open the case."""
+    """Register personal data in the case database (never in Prefect) and open the case.
+
+    With `allow_same_bsn=False` a BSN an earlier case already has is refused (casework.SameBsn); `weerthuis
+    register` passes it unless `--toch`. The default keeps this helper's earlier behaviour for its other callers.
+    """
     from weerthuis.casedb.models import Client
     from weerthuis.domain.bsn import normalise_bsn
     from weerthuis.domain.vocabulary import InstitutionType
-    from weerthuis.personal import bsn_cipher
+    from weerthuis.personal import bsn_digest, bsn_key
 
-    encrypted = bsn_cipher(application.settings).encrypt(normalise_bsn(bsn).encode()) if bsn else None
+    encrypted = digest = None
+    if bsn:
+        from cryptography.fernet import Fernet
+
+        number, key = normalise_bsn(bsn), bsn_key(application.settings)
+        encrypted, digest = Fernet(key).encrypt(number.encode()), bsn_digest(key, number)
     client = Client(
         full_name=name,
         bsn_encrypted=encrypted,
+        bsn_digest=digest,
         date_of_birth=birth_date,
         phone=phone,
         email=email,
@@ -70,28 +113,52 @@ def register_client(
         housing_wishes=wishes,
         registered_by=registered_by,
         client=client,
+        allow_same_bsn=allow_same_bsn,
     )
 
 
 def cmd_register(args: argparse.Namespace) -> int:
+    from weerthuis.casework import SameBsn
+
     application = _app()
-    reference = register_client(
-        application,
-        region=args.region,
-        institution=args.institution,
-        care_provider=args.care_provider,
-        origin=args.origin,
-        reason=args.reason,
-        region_tie=args.region_tie,
-        household=args.household,
-        wishes=args.wishes,
-        registered_by=args.by,
-        name=args.name,
-        bsn=args.bsn,
-        birth_date=date.fromisoformat(args.birth_date) if args.birth_date else None,
-        phone=args.phone,
-        email=args.email,
-    )
+    if args.bsn:
+        fill_bsn_digests(application.settings)  # clients from before the digest are recognised too
+
+    def register(allow_same_bsn: bool) -> str:
+        return register_client(
+            application,
+            region=args.region,
+            institution=args.institution,
+            care_provider=args.care_provider,
+            origin=args.origin,
+            reason=args.reason,
+            region_tie=args.region_tie,
+            household=args.household,
+            wishes=args.wishes,
+            registered_by=args.by,
+            name=args.name,
+            bsn=args.bsn,
+            birth_date=date.fromisoformat(args.birth_date) if args.birth_date else None,
+            phone=args.phone,
+            email=args.email,
+            allow_same_bsn=allow_same_bsn,
+        )
+
+    try:
+        reference = register(allow_same_bsn=False)
+    except SameBsn as same:
+        if not args.toch:
+            print(
+                f"Let op: {same} Controleer of het om dezelfde persoon gaat; is een tweede zaak echt nodig, meld dan "
+                "aan met --toch.",
+                file=sys.stderr,
+            )
+            return 2
+        reference = register(allow_same_bsn=True)
+        print(
+            f"Let op: dit BSN staat al bij zaak {same.listed}; toch aangemeld als nieuwe zaak {reference} (--toch).",
+            file=sys.stderr,
+        )
     print(reference)
     return 0
 
@@ -106,11 +173,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from weerthuis.runs import start_case
+    """The case's run: the one the case database remembers, else started now under this database's identity; a run
+    of another case or another case database is refused (runs.ForeignRun)."""
+    from weerthuis.runs import case_run
 
     application = _app()
     case = application.casework.view(args.reference)
-    run = start_case(case.reference, case.region)
+    run = case_run(case, application.casework.database_id())
+    application.casework.attach_run(case.reference, str(run.id))
     print(f"{case.reference}: run {run.id}")
     return 0
 
@@ -213,7 +283,7 @@ def cmd_preview_mail(args: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_CLIENTS = [
+DEMO_CLIENTS: list[dict[str, Any]] = [
     # Fictional people; the BSNs are the public test numbers that pass the elfproef.
     dict(
         region="emmen",
@@ -264,7 +334,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # Ctrl-C and a plain `kill` both stop the server and worker too (children run in their own session).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    data_dir = Path(args.data_dir).resolve()
+    # The CLI's data folder (WEERTHUIS_DATA_DIR, default .data) unless --data-dir: `weerthuis register` and
+    # `start` then work on the demo's case database, not on one of their own with the same references.
+    data_dir = (Path(args.data_dir) if args.data_dir else Settings().data_dir).resolve()
     os.environ["WEERTHUIS_DATA_DIR"] = str(data_dir)
     started = time.monotonic()
     stack = LocalStack(data_dir, port=args.port)
@@ -281,20 +353,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Prefect server starten op {stack.ui_url} (logs in {stack.logs}) …", flush=True)
     stack.start()
     try:
-        from weerthuis.runs import start_case, wait_for_form
+        from weerthuis.runs import case_run, wait_for_form
 
+        database_id = application.casework.database_id()
         runs = {}
         for reference in references:
             case = application.casework.view(reference)
             if case.stage.is_final:
                 continue
-            runs[reference] = start_case(reference, case.region)
+            runs[reference] = case_run(case, database_id)
+            application.casework.attach_run(reference, str(runs[reference].id))
         for reference, run in runs.items():
             form = wait_for_form(run.id, timeout=180)
             print(f"  {reference} wacht op formulier '{form.key}': {stack.ui_url}/runs/flow-run/{run.id}")
         print(f"\nMails van de demo komen als .eml-bestand in {stack.maildir}")
         print(f"\nKlaar na {time.monotonic() - started:.0f} s. Open {stack.ui_url}/runs en filter op 'Suspended';")
         print("kies een run en klik op 'Resume' om het formulier in te vullen.")
+        same_db = " (en dezelfde WEERTHUIS_CASE_DB_URL)" if os.environ.get("WEERTHUIS_CASE_DB_URL") else ""
+        print(f"\nVoor weerthuis register, start en show op deze server en zaakdatabase{same_db}, in een andere shell:")
+        print(f"  export PREFECT_API_URL={shlex.quote(stack.api_url)}")
+        print(f"  export WEERTHUIS_DATA_DIR={shlex.quote(str(data_dir))}")
         if args.exit_when_ready:
             return 0
         print("Stoppen met Ctrl-C.", flush=True)
@@ -329,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     register.add_argument("--birth-date")
     register.add_argument("--phone")
     register.add_argument("--email")
+    register.add_argument(
+        "--toch", action="store_true", help="register even though an earlier case has the same BSN (said so)"
+    )
     register.set_defaults(func=cmd_register)
 
     show = sub.add_parser("show", help="print a case's pseudonymous summary and history")
@@ -337,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
 
     start = sub.add_parser("start", help="start the outflow run of a registered case")
     start.add_argument("reference")
-    start.set_defaults(func=cmd_start)
+    start.set_defaults(func=cmd_start, needs_prefect=True)
 
     mail_server = sub.add_parser("mail-server", help="save the SMTP server as a Prefect Block")
     mail_server.add_argument("--host", required=True)
@@ -345,30 +426,30 @@ def main(argv: list[str] | None = None) -> int:
     mail_server.add_argument("--security", choices=["starttls", "ssl", "none"], default="starttls")
     mail_server.add_argument("--username", help="login; the password is read from WEERTHUIS_SMTP_PASSWORD")
     mail_server.add_argument("--sender", default="Weer Thuis <noreply@weerthuis.example.org>")
-    mail_server.set_defaults(func=cmd_mail_server)
+    mail_server.set_defaults(func=cmd_mail_server, needs_prefect=True)
 
     zaaksysteem = sub.add_parser("zaaksysteem", help="save a region's ZGW Zaken API as a Prefect Block")
     zaaksysteem.add_argument("--block", required=True, help="the block name the region file names, e.g. zgw-emmen")
     zaaksysteem.add_argument("--url", required=True, help="base URL of the Zaken API, e.g. https://…/zaken/api/v1")
     zaaksysteem.add_argument("--client-id", required=True)
-    zaaksysteem.set_defaults(func=cmd_zaaksysteem)
+    zaaksysteem.set_defaults(func=cmd_zaaksysteem, needs_prefect=True)
 
     corporatie = sub.add_parser("corporatie-api", help="save a corporation's API as a Prefect Block")
     corporatie.add_argument(
         "--block", required=True, help="the block name the region file names, e.g. corporatie-domesta"
     )
     corporatie.add_argument("--url", required=True, help="base URL of the corporation's API, e.g. https://…/api/v1")
-    corporatie.set_defaults(func=cmd_corporatie_api)
+    corporatie.set_defaults(func=cmd_corporatie_api, needs_prefect=True)
 
     zorg = sub.add_parser("zorgaanbieder-api", help="save a care provider's API as a Prefect Block")
     zorg.add_argument("--block", required=True, help="the block name the region file names, e.g. zorgaanbieder-vnn")
     zorg.add_argument("--url", required=True, help="base URL of the provider's API, e.g. https://…/api/v1")
-    zorg.set_defaults(func=cmd_zorgaanbieder_api)
+    zorg.set_defaults(func=cmd_zorgaanbieder_api, needs_prefect=True)
 
     esign = sub.add_parser("e-ondertekening", help="save a region's e-signature service as a Prefect Block")
     esign.add_argument("--block", required=True, help="the block name the region file names (esign_block)")
     esign.add_argument("--url", required=True, help="base URL of the service's API, e.g. https://…/api/v1")
-    esign.set_defaults(func=cmd_e_ondertekening)
+    esign.set_defaults(func=cmd_e_ondertekening, needs_prefect=True)
 
     preview = sub.add_parser("preview-mail", help="render every mail template with example data to files")
     preview.add_argument("--out", default="mail-preview")
@@ -376,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = sub.add_parser("demo", help="run the local demo")
     demo.add_argument("--port", type=int, default=4200)
-    demo.add_argument("--data-dir", default=".data/demo")
+    demo.add_argument("--data-dir", help="data folder (default: WEERTHUIS_DATA_DIR, else .data, as the other commands)")
     demo.add_argument("--exit-when-ready", action="store_true", help="stop once the demo cases wait on forms")
     demo.set_defaults(func=cmd_demo)
 
@@ -388,11 +469,38 @@ def main(argv: list[str] | None = None) -> int:
     from weerthuis.casedb.uow import UnknownCase
     from weerthuis.domain.bsn import InvalidBsn
 
+    needs_prefect = getattr(args, "needs_prefect", False)
     try:
+        if needs_prefect:
+            from weerthuis.runs import require_prefect_server
+
+            require_prefect_server()  # without it Prefect would start a temporary server and time out
         return int(args.func(args))
     except (Refused, UnknownCase, InvalidBsn) as exc:
         print(f"Fout: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        message = _prefect_trouble(exc, needs_prefect)
+        if message is None:
+            raise
+        print(f"Fout: {message}", file=sys.stderr)
+        return 2
+
+
+def _prefect_trouble(exc: Exception, talked_to_prefect: bool) -> str | None:
+    """One Dutch line for trouble with the Prefect server, instead of a traceback; None for anything else."""
+    from weerthuis.runs import ForeignRun, NoPrefectServer
+
+    if isinstance(exc, NoPrefectServer | ForeignRun):
+        return str(exc)
+    if talked_to_prefect:
+        import httpx
+        from prefect.settings import PREFECT_API_URL
+
+        if isinstance(exc, httpx.HTTPError):
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return f"De Prefect-server op {PREFECT_API_URL.value()} gaf een fout: {first}"
+    return None
 
 
 if __name__ == "__main__":

@@ -3,30 +3,156 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from prefect import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.responses import SetStateStatus
 from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
+from prefect.settings import PREFECT_API_URL
 
 from weerthuis.devstack import OUTFLOW_DEPLOYMENT
 
+if TYPE_CHECKING:
+    from weerthuis.casework import CaseView, Casework
 
-def start_case(reference: str, region: str) -> FlowRun:
-    """Start (or find) the one outflow run of a case; only the reference and region reach Prefect."""
-    return run_deployment(
+# A run made for a case carries its case database's identity as a tag, `zaakdb:<first 12 hex of the id>`.
+DATABASE_TAG = "zaakdb:"
+# The address `./dev demo` serves on, for the message that says what to set.
+DEMO_API_URL = "http://127.0.0.1:4200/api"
+
+
+class NoPrefectServer(RuntimeError):
+    """No Prefect server to talk to: PREFECT_API_URL unset, or the server there does not answer."""
+
+
+class ForeignRun(RuntimeError):
+    """A run that belongs to another case or another case database: never used for this case."""
+
+
+class OtherCaseDatabase(ForeignRun):
+    """A run made for another case database than the one this process (a worker) works on."""
+
+
+def database_tag(database_id: str) -> str:
+    """The run tag of a case database: `zaakdb:` and the first 12 hex digits of its id (nothing personal)."""
+    return f"{DATABASE_TAG}{database_id[:12]}"
+
+
+def database_tags(tags: Iterable[str]) -> set[str]:
+    return {tag for tag in tags if tag.startswith(DATABASE_TAG)}
+
+
+def require_prefect_server() -> str:
+    """The Prefect API address, once it answers; NoPrefectServer (in Dutch, with what to do) otherwise.
+
+    Without PREFECT_API_URL Prefect would start a temporary server of its own and give up after a timeout; a case
+    run there would be lost, so the command stops first."""
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise NoPrefectServer(
+            "PREFECT_API_URL is niet gezet, dus er is geen Prefect-server om mee te praten. Zet het adres van de "
+            f"server, bijvoorbeeld: export PREFECT_API_URL={DEMO_API_URL} (het adres dat ./dev demo noemt)."
+        )
+    try:
+        with get_client(sync_client=True) as client:
+            problem = client.api_healthcheck()
+    except Exception as exc:  # a malformed address, say
+        problem = exc
+    if problem is not None:
+        why = str(problem).strip().splitlines()[0] if str(problem).strip() else type(problem).__name__
+        raise NoPrefectServer(
+            f"De Prefect-server op {url} antwoordt niet ({why}). Start de server (bijvoorbeeld ./dev demo) of zet "
+            "PREFECT_API_URL op het adres van een draaiende server."
+        )
+    return str(url)
+
+
+def start_case(reference: str, region: str, database_id: str | None = None) -> FlowRun:
+    """Start (or find) the one outflow run of a case; only the reference and region reach Prefect.
+
+    With the case database's id (`weerthuis start` and the demo always give it) the idempotency key and a
+    `zaakdb:` tag carry it, so the same reference in another case database gets a run of its own. Without it (older
+    callers that do not know the database) the key is the reference alone, as before."""
+    key = f"outflow-case-{reference}" if database_id is None else f"outflow-case-{database_id}-{reference}"
+    run: FlowRun = run_deployment(  # type: ignore[assignment]
         OUTFLOW_DEPLOYMENT,
         parameters={"zaakreferentie": reference, "regio": region},
         timeout=0,
-        idempotency_key=f"outflow-case-{reference}",
-        tags=[f"regio:{region}"],
+        idempotency_key=key,
+        tags=[f"regio:{region}", *([database_tag(database_id)] if database_id else [])],
         as_subflow=False,
         # Always the blocking call, also from a thread that runs an event loop (Playwright's sync API does).
         _sync=True,  # type: ignore[call-arg]
     )
+    return run
+
+
+def check_run(run: FlowRun, reference: str, database_id: str) -> FlowRun:
+    """The run, if it is this case's in this case database; ForeignRun (in Dutch) if its `zaakreferentie` is
+    another case's or its `zaakdb:` tag another database's. A run without that tag (started in the UI, or before
+    the databases had an identity) is judged by its reference alone."""
+    found = run.parameters.get("zaakreferentie")
+    if found != reference:
+        raise ForeignRun(
+            f"Run {run.id} hoort bij zaak {found or '(geen zaakreferentie)'}, niet bij {reference}; "
+            "deze run wordt niet gebruikt."
+        )
+    ours, tags = database_tag(database_id), database_tags(run.tags)
+    if tags and ours not in tags:
+        raise ForeignRun(
+            f"Run {run.id} van {reference} hoort bij een andere zaakdatabase ({', '.join(sorted(tags))}, deze is "
+            f"{ours}); deze run wordt niet gebruikt. Controleer WEERTHUIS_DATA_DIR (of WEERTHUIS_CASE_DB_URL) en "
+            "PREFECT_API_URL."
+        )
+    return run
+
+
+def case_run(case: CaseView, database_id: str) -> FlowRun:
+    """The case's run: the one its case database remembers (`cases.flow_run_id`), else its outflow run started
+    (or found) now under this database's key; checked with `check_run` either way."""
+    if case.flow_run_id is None:
+        try:
+            run = start_case(case.reference, case.region, database_id)
+        except ObjectNotFound:
+            raise NoPrefectServer(
+                f"De Prefect-server op {PREFECT_API_URL.value()} kent de deployment {OUTFLOW_DEPLOYMENT} niet. Zet de "
+                "deployments (prefect --no-prompt deploy --all) of wijs PREFECT_API_URL naar de juiste server."
+            ) from None
+        return check_run(run, case.reference, database_id)
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(UUID(case.flow_run_id))
+        except ObjectNotFound:
+            raise ForeignRun(
+                f"Zaak {case.reference} hoort bij run {case.flow_run_id}, maar die staat niet op de Prefect-server "
+                f"{PREFECT_API_URL.value()}. Wijst PREFECT_API_URL naar de server van deze zaakdatabase?"
+            ) from None
+    return check_run(run, case.reference, database_id)
+
+
+def check_case_database(tags: Iterable[str], casework: Casework | None = None) -> None:
+    """For a flow at its start, with its run's tags: raise OtherCaseDatabase when the run was made for another case
+    database than this process's (by default the worker's, `weerthuis.bootstrap.app()`), before it reads or writes
+    a case of the same reference here. A run without a `zaakdb:` tag passes (the UI's Custom run has none)."""
+    tags = database_tags(tags)
+    if not tags:
+        return
+    if casework is None:
+        from weerthuis.bootstrap import app
+
+        casework = app().casework
+    ours = database_tag(casework.database_id())
+    if ours not in tags:
+        raise OtherCaseDatabase(
+            f"Deze run is gemaakt voor zaakdatabase {', '.join(sorted(tags))}, maar deze worker werkt met {ours}; "
+            "hij raakt hier geen zaak aan. Start de zaak met de zaakdatabase waar hij is aangemeld, of geef de "
+            "worker dezelfde WEERTHUIS_DATA_DIR (of WEERTHUIS_CASE_DB_URL) als `weerthuis start`."
+        )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -17,19 +19,12 @@ pytestmark = pytest.mark.stack
 
 def test_demo_brings_up_three_cases_waiting_on_their_forms(tmp_path: Path) -> None:
     port = free_port()
+    # No --data-dir: the demo uses the data folder the other commands use (WEERTHUIS_DATA_DIR, default .data).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEERTHUIS_")}
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "weerthuis.cli",
-            "demo",
-            "--exit-when-ready",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path / "demo"),
-        ],
+        [sys.executable, "-m", "weerthuis.cli", "demo", "--exit-when-ready", "--port", str(port)],
         cwd=REPO,
+        env={**env, "WEERTHUIS_DATA_DIR": str(tmp_path / "demo")},
         capture_output=True,
         text=True,
         timeout=400,
@@ -49,3 +44,25 @@ def test_demo_brings_up_three_cases_waiting_on_their_forms(tmp_path: Path) -> No
     assert subjects == sorted(f"Actie nodig: ZRM-meting invullen voor zaak {ref}" for ref in waiting)
     # Nothing personal in what the demo prints: only references and addresses.
     assert "Demo Cliënt" not in result.stdout and "111222333" not in result.stdout
+
+    # It says how the CLI reaches the same server and case database, as lines to paste into a shell.
+    exports: dict[str, str] = {}
+    for line in result.stdout.splitlines():
+        if line.startswith("  export "):
+            name, value = shlex.split(line)[1].split("=", 1)
+            exports[name] = value
+    assert exports == {"PREFECT_API_URL": f"http://127.0.0.1:{port}/api", "WEERTHUIS_DATA_DIR": str(tmp_path / "demo")}
+    registered = subprocess.run(
+        [sys.executable, "-m", "weerthuis.cli", "register", "--region", "emmen", "--institution", "MO"]
+        + ["--care-provider", "leger-des-heils", "--origin", "Emmen", "--reason", "dakloos", "--region-tie"]
+        + ["--by", "EMM-TB-01", "--name", "Nieuwe Cliënt", "--bsn", "111222333"],
+        cwd=REPO,
+        env={**env, **exports},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # The demo's first client has this BSN: refused there, naming that case (in a database of its own it would
+    # have been the first case, with the demo's reference).
+    assert registered.returncode == 2, registered.stdout + registered.stderr
+    assert f"Dit BSN staat al bij zaak {sorted(waiting)[0]}" in registered.stderr

@@ -47,11 +47,26 @@ class Client(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     full_name: Mapped[str | None] = mapped_column(String(200))
     bsn_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Keyed digest of the BSN (weerthuis.personal.bsn_digest): finds an earlier registration of the same person,
+    # as the encryption cannot. None without a BSN, or for a row migration 0009 could not read (no key then).
+    bsn_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(200))
     consent_on: Mapped[date | None] = mapped_column(Date)
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CaseDatabase(Base):
+    """This case database's identity: one row with a random id, made once (migration 0009). Its runs in Prefect
+    carry it (idempotency key and a `zaakdb:` tag), so a case reference never finds another database's run."""
+
+    __tablename__ = "case_database"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    database_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Case(Base):
