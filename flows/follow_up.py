@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, runtime
 from pydantic import Field
 
 from config.regions import RegionCode
@@ -22,6 +22,7 @@ from weerthuis.bootstrap import app
 from weerthuis.casework import CaseView
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.steps import Step
+from weerthuis.runs import check_case_database
 
 ReviewNumber = Annotated[int, Field(ge=1, le=20)]
 
@@ -37,6 +38,7 @@ def follow_up(zaakreferentie: CaseReference, regio: RegionCode, nazorgmoment: Re
         nazorgmoment: Het hoeveelste nazorgmoment dit is (1 = het eerste na de start van de begeleiding).
     """
     application, logger = app(), get_run_logger()
+    check_case_database(runtime.flow_run.tags, application.casework)
     case = case_in(application, zaakreferentie, regio)
     if case.stage is not Stage.FOLLOW_UP:
         plan_reviews(zaakreferentie)  # ended: whatever is still scheduled goes

@@ -7,12 +7,14 @@ Prefect only ever sees codes: staff codes, corporation codes, dwelling reference
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from copy import copy
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 from prefect.input import RunInput
-from pydantic import Field, create_model
+from pydantic import AfterValidator, Field, create_model
 
 from weerthuis.domain.vocabulary import (
     CaseOutcome,
@@ -36,6 +38,8 @@ YesNo = Literal["ja", "nee"]
 SCORE_HELP = (
     "1 = acuut probleem, 2 = niet zelfredzaam, 3 = beperkt zelfredzaam, 4 = voldoende, 5 = volledig zelfredzaam"
 )
+# Choices: codes, or codes with the name people know them by (`domesta` → `Domesta`).
+Choices = Sequence[str] | Mapping[str, str]
 
 
 def prefilled(form: type[RunInput], description: str, **defaults: Any) -> type[RunInput]:
@@ -53,6 +57,22 @@ def prefilled(form: type[RunInput], description: str, **defaults: Any) -> type[R
     return model  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True)
+class OneOf:
+    """A closed list checked in Python too (the server checks the schema's `enum` on resume)."""
+
+    values: tuple[str, ...]
+
+    def __call__(self, value: str) -> str:
+        if value not in self.values:
+            raise ValueError(f"'{value}' is hier geen keuze; mogelijk: {', '.join(self.values)}")
+        return value
+
+
+def _is_one_of(metadata: Any) -> bool:
+    return isinstance(metadata, AfterValidator) and isinstance(metadata.func, OneOf)
+
+
 def lenient(form: type[RunInput]) -> type[RunInput]:
     """The form with its closed lists opened to any text, for reading back an answer given earlier.
 
@@ -62,40 +82,74 @@ def lenient(form: type[RunInput]) -> type[RunInput]:
     """
     fields: dict[str, Any] = {}
     for name, info in form.model_fields.items():
-        annotation = info.annotation
-        if get_origin(annotation) is Literal:
-            annotation = str
-        elif any(get_origin(arg) is Literal for arg in get_args(annotation)):
-            annotation = str | None
-        else:
+        if not any(_is_one_of(m) for m in info.metadata):
             continue
         opened = copy(info)
+        opened.metadata = [m for m in info.metadata if not _is_one_of(m)]
         opened.json_schema_extra = None
-        fields[name] = (annotation, opened)
+        fields[name] = (str if info.is_required() else str | None, opened)
     return create_model(form.__name__, __base__=form, **fields)  # type: ignore[call-overload,no-any-return]
 
 
-def _choice(values: list[str]) -> Any:
-    return Literal[tuple(values)]  # type: ignore[valid-type]
+def _legend(choices: Mapping[str, str]) -> str:
+    named = [f"{code} = {name}" for code, name in choices.items() if name and name != code]
+    return "; ".join(named)
 
 
-def _closed(values: list[str], **field: Any) -> tuple[Any, Any]:
-    """A closed list; always an `enum` in the schema (a one-value Literal would otherwise become `const`)."""
-    return _choice(values), Field(json_schema_extra={"enum": list(values)}, **field)
+def _closed(choices: Choices, *, title: str, description: str = "", optional: bool = False) -> tuple[Any, Any]:
+    """A closed list of codes: an `enum` in the schema, never a `const` (the Prefect UI shows a one-value const
+    as a dead, empty field), the only choice pre-filled, and the names beside the codes in the description."""
+    named = dict(choices) if isinstance(choices, Mapping) else {code: code for code in choices}
+    values = tuple(named)
+    legend = _legend(named)
+    description = " ".join(part for part in (description, legend and f"({legend})") if part)
+    extra: dict[str, Any] = {"enum": list(values)}
+    checked = Annotated[str, AfterValidator(OneOf(values))]
+    if optional:
+        return checked | None, Field(
+            default=None, title=title, description=description or None, json_schema_extra=_plain(extra)
+        )
+    if len(values) == 1:
+        extra["default"] = values[0]  # shown filled in; still required, so nobody decides by leaving it out
+    return checked, Field(title=title, description=description or None, json_schema_extra=extra)
+
+
+def _plain(schema: dict[str, Any]) -> Any:
+    """An optional field as a plain field that may stay empty: no `anyOf` with null, which the Prefect UI shows as
+    a type toggle reading `Property is type "None"`."""
+
+    def rewrite(generated: dict[str, Any]) -> None:
+        generated.pop("anyOf", None)
+        if generated.get("default", "") is None:
+            del generated["default"]  # a pre-filled value stays
+        generated.update(schema)
+
+    return rewrite
 
 
 def _values(enum: Any) -> Any:
-    return _choice([member.value for member in enum])
+    return Literal[tuple(member.value for member in enum)]  # type: ignore[valid-type]
 
 
-def _decided_by(codes: list[str], what: str) -> tuple[Any, Any]:
-    description = f"Uw medewerkerscode ({what}). Dit komt in de zaakhistorie."
-    if any(code.startswith("api:") for code in codes):
-        description += " api:… is het antwoord dat via de koppeling binnenkwam."
-    return _closed(codes, title="Wie beslist?", description=description)
+def _optional_values(enum: Any, *, title: str, description: str) -> tuple[Any, Any]:
+    values = [member.value for member in enum]
+    return _values(enum) | None, Field(
+        default=None,
+        title=title,
+        description=description,
+        json_schema_extra=_plain({"type": "string", "enum": values}),
+    )
 
 
-def zrm_assessment_form(assessors: list[str]) -> type[RunInput]:
+def _decided_by(people: Choices, what: str) -> tuple[Any, Any]:
+    """Who decides: the people of the region who may take this step (never a system's `api:` code; systems answer
+    through flows/answers.py). Pre-filled when only one person may."""
+    return _closed(
+        people, title="Wie beslist?", description=f"Uw medewerkerscode ({what}). Dit komt in de zaakhistorie."
+    )
+
+
+def zrm_assessment_form(assessors: Choices) -> type[RunInput]:
     scores: dict[str, Any] = {
         domain.value: (int, Field(ge=MIN_SCORE, le=MAX_SCORE, title=domain.label, description=SCORE_HELP))
         for domain in ZrmDomain
@@ -121,7 +175,7 @@ def zrm_assessment_form(assessors: list[str]) -> type[RunInput]:
     )
 
 
-def readiness_decision_form(coordinators: list[str]) -> type[RunInput]:
+def readiness_decision_form(coordinators: Choices) -> type[RunInput]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         "BesluitWoonvaardigheid",
         __base__=RunInput,
@@ -136,7 +190,7 @@ def readiness_decision_form(coordinators: list[str]) -> type[RunInput]:
     )
 
 
-def nomination_proposal_form(corporations: list[str], coordinators: list[str]) -> type[RunInput]:
+def nomination_proposal_form(corporations: Choices, coordinators: Choices) -> type[RunInput]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         "Voordracht",
         __base__=RunInput,
@@ -147,20 +201,19 @@ def nomination_proposal_form(corporations: list[str], coordinators: list[str]) -
     )
 
 
-def nomination_response_form(consultants: list[str]) -> type[RunInput]:
+def nomination_response_form(consultants: Choices) -> type[RunInput]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         "ReactieVoordracht",
         __base__=RunInput,
         answer=(_values(NominationAnswer), Field(title="Reactie van de corporatie")),
-        decline_reason=(
-            _values(DeclineReason) | None,
-            Field(default=None, title="Reden van afwijzing", description="Alleen invullen bij afwijzing."),
+        decline_reason=_optional_values(
+            DeclineReason, title="Reden van afwijzing", description="Alleen invullen bij afwijzing."
         ),
         decided_by=_decided_by(consultants, "woonconsulent"),
     )
 
 
-def offer_form(neighbourhoods: list[str], consultants: list[str]) -> type[RunInput]:
+def offer_form(neighbourhoods: Choices, consultants: Choices) -> type[RunInput]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         "Woningaanbod",
         __base__=RunInput,
@@ -179,20 +232,19 @@ def offer_form(neighbourhoods: list[str], consultants: list[str]) -> type[RunInp
     )
 
 
-def offer_response_form(case_managers: list[str]) -> type[RunInput]:
+def offer_response_form(case_managers: Choices) -> type[RunInput]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         "ReactieAanbod",
         __base__=RunInput,
         answer=(_values(OfferAnswer), Field(title="Reactie van de cliënt")),
-        refusal_reason=(
-            _values(RefusalReason) | None,
-            Field(default=None, title="Reden van weigering", description="Alleen invullen bij weigering."),
+        refusal_reason=_optional_values(
+            RefusalReason, title="Reden van weigering", description="Alleen invullen bij weigering."
         ),
         decided_by=_decided_by(case_managers, "trajectbegeleider"),
     )
 
 
-def lease_form(consultants: list[str]) -> type[RunInput]:
+def lease_form(consultants: Choices) -> type[RunInput]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         "Huurovereenkomst",
         __base__=RunInput,
@@ -208,7 +260,7 @@ def lease_form(consultants: list[str]) -> type[RunInput]:
     )
 
 
-def signing_form(deciders: list[str]) -> type[RunInput]:
+def signing_form(deciders: Choices) -> type[RunInput]:
     """Filled by the e-signature service's answer (api:e-ondertekening), or by the consultant for a paper lease."""
     return create_model(  # type: ignore[call-overload,no-any-return]
         "Ondertekening",
@@ -216,13 +268,18 @@ def signing_form(deciders: list[str]) -> type[RunInput]:
         result=(_values(SigningResult), Field(title="Ondertekening")),
         signed_on=(
             date | None,
-            Field(default=None, title="Datum ondertekening", description="De dag waarop de laatste ondertekende."),
+            Field(
+                default=None,
+                title="Datum ondertekening",
+                description="De dag waarop de laatste ondertekende (niet nodig bij geweigerd of verlopen).",
+                json_schema_extra=_plain({"type": "string", "format": "date"}),
+            ),
         ),
         decided_by=_decided_by(deciders, "woonconsulent"),
     )
 
 
-def support_form(providers: list[str], deciders: list[str]) -> type[RunInput]:
+def support_form(providers: Choices, deciders: Choices) -> type[RunInput]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         "BegeleidingAanHuis",
         __base__=RunInput,
@@ -234,7 +291,7 @@ def support_form(providers: list[str], deciders: list[str]) -> type[RunInput]:
     )
 
 
-def review_form(case_managers: list[str]) -> type[RunInput]:
+def review_form(case_managers: Choices) -> type[RunInput]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         "Nazorgmoment",
         __base__=RunInput,
@@ -248,7 +305,7 @@ def review_form(case_managers: list[str]) -> type[RunInput]:
     )
 
 
-def escalation_form(coordinators: list[str]) -> type[RunInput]:
+def escalation_form(coordinators: Choices) -> type[RunInput]:
     """A red card: the coordinator decides, with the corporation and the care provider, what happens now."""
     return create_model(  # type: ignore[call-overload,no-any-return]
         "Escalatie",
@@ -258,21 +315,20 @@ def escalation_form(coordinators: list[str]) -> type[RunInput]:
     )
 
 
-def omklap_form(coordinators: list[str]) -> type[RunInput]:
+def omklap_form(coordinators: Choices) -> type[RunInput]:
     """The end of the guided period: the lease in the client's own name, more guidance, or the end."""
     return create_model(  # type: ignore[call-overload,no-any-return]
         "Omklap",
         __base__=RunInput,
         decision=(_values(OmklapDecision), Field(title="Besluit")),
-        outcome=(
-            _values(CaseOutcome) | None,
-            Field(default=None, title="Uitkomst", description="Alleen bij beëindigen: hoe de zaak eindigt."),
+        outcome=_optional_values(
+            CaseOutcome, title="Uitkomst", description="Alleen bij beëindigen: hoe de zaak eindigt."
         ),
         decided_by=_decided_by(coordinators, "coördinator"),
     )
 
 
-def problem_form(coordinators: list[str]) -> type[RunInput]:
+def problem_form(coordinators: Choices) -> type[RunInput]:
     """A refused action: the coordinator fixes the cause (data, configuration) and has it tried again."""
     return create_model(  # type: ignore[call-overload,no-any-return]
         "ProbleemMetKoppeling",

@@ -9,6 +9,7 @@ to the step that waited, and every command ignores an answer it already took.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from itertools import count
 from typing import Annotated, Any
@@ -20,12 +21,13 @@ from prefect.input import RunInput, read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key
 from pydantic import Field
 
-from config.regions import RegionCode
+from config.regions import Region, RegionCode
 from flows import forms
-from flows.summary import case_summary
+from flows.pages import case_page_key
+from flows.summary import case_summary, name_of, zrm_scores
 from tasks.actions import deliver_pending_actions
 from tasks.mail import deliver_mail
-from tasks.pages import show_progress
+from tasks.pages import show_progress, ui_url
 from tasks.reviews import gather_signals, plan_reviews
 from weerthuis.bootstrap import App, app
 from weerthuis.casedb.quota import Refused
@@ -50,6 +52,7 @@ from weerthuis.domain.vocabulary import (
     WmoDecision,
 )
 from weerthuis.domain.zrm import ZrmAssessment, ZrmDomain
+from weerthuis.runs import check_case_database
 
 
 def gate_key(case: CaseView) -> str:
@@ -87,9 +90,7 @@ def ask(
             rejected = earlier
             continue
         answer = given_answer(form, round_key) or suspend_flow_run(
-            wait_for_input=forms.prefilled(
-                form, f"{note}\n\n" * bool(note) + case_summary(case, region, rejected=rejected), **defaults
-            ),
+            wait_for_input=forms.prefilled(form, above_the_form(case, region, note, rejected), **defaults),
             key=round_key,
             timeout=None,
         )
@@ -100,6 +101,32 @@ def ask(
             rejected = str(exc)
             casework.reject_answer(case.reference, round_key, rejected)
             get_run_logger().warning("Zaak %s: invoer voor %s afgewezen: %s", case.reference, round_key, exc)
+
+
+def above_the_form(case: CaseView, region: Region, note: str = "", rejected: str | None = None) -> str:
+    """The short summary above a form (with a link to the case page and its whole history), after the step's note."""
+    page = f"{ui_url().rstrip('/')}/artifacts/key/{case_page_key(case.reference)}"
+    summary = case_summary(case, region, rejected=rejected, case_page_url=page)
+    return f"{summary}\n\n{note}" if note else summary
+
+
+def people(application: App, case: CaseView, step: Step) -> dict[str, str]:
+    """The people who may take this step, by code, with their role and organisation beside it. Never a system's
+    `api:` code: a counterpart's system answers through the counterpart-answers flow, not as a choice in a form."""
+    region = application.regions[case.region]
+    chosen = {}
+    for code in application.casework.deciders(case, step):
+        person = region.person(code)
+        if person is not None:
+            organisation = name_of(region, person.organisation)
+            chosen[code] = f"{person.role.noun}, {organisation}" if organisation else person.role.noun
+    return chosen
+
+
+def named(items: Any, codes: Any = None) -> dict[str, str]:
+    """Codes with the names people know them by (corporations, neighbourhoods, care providers)."""
+    wanted = None if codes is None else set(codes)
+    return {item.code: item.name for item in items if wanted is None or item.code in wanted}
 
 
 def given_answer(form: type[RunInput], key: str) -> Any | None:
@@ -126,7 +153,7 @@ def await_assessment(application: App, case: CaseView) -> None:
         )
         casework.record_assessment(case.reference, case.attempt, zrm)
 
-    form = forms.zrm_assessment_form(casework.deciders(case, Step.ASSESSMENT))
+    form = forms.zrm_assessment_form(people(application, case, Step.ASSESSMENT))
     ask(application, case, form, apply, assessed_on=casework.today())
 
 
@@ -136,11 +163,18 @@ def await_readiness_decision(application: App, case: CaseView) -> None:
     def apply(answer: Any) -> None:
         casework.decide_readiness(case.reference, case.attempt, ReadinessVerdict(answer.verdict), answer.decided_by)
 
+    zrm = casework.latest_assessment(case.reference)
+    note = (
+        zrm_scores(zrm.scores, assessed_on=f"{zrm.assessed_on:%d-%m-%Y}", assessor=zrm.assessor)
+        if zrm is not None
+        else ""
+    )
     ask(
         application,
         case,
-        forms.readiness_decision_form(casework.deciders(case, Step.READINESS_DECISION)),
+        forms.readiness_decision_form(people(application, case, Step.READINESS_DECISION)),
         apply,
+        note=note,
     )
 
 
@@ -148,12 +182,14 @@ def await_nomination_proposal(application: App, case: CaseView) -> None:
     casework = application.casework
     region = application.regions[case.region]
     # Only corporations with places left; if none has any, all are shown and the refusal explains why.
-    open_corporations = list(casework.corporations_with_places(case.region)) or [c.code for c in region.corporations]
+    open_corporations = named(region.corporations, casework.corporations_with_places(case.region)) or named(
+        region.corporations
+    )
 
     def apply(answer: Any) -> None:
         casework.propose_nomination(case.reference, case.attempt, answer.corporation, answer.decided_by)
 
-    form = forms.nomination_proposal_form(open_corporations, casework.deciders(case, Step.NOMINATION_PROPOSAL))
+    form = forms.nomination_proposal_form(open_corporations, people(application, case, Step.NOMINATION_PROPOSAL))
     ask(application, case, form, apply)
 
 
@@ -169,7 +205,7 @@ def await_nomination_response(application: App, case: CaseView) -> None:
     ask(
         application,
         case,
-        forms.nomination_response_form(casework.deciders(case, Step.NOMINATION_RESPONSE)),
+        forms.nomination_response_form(people(application, case, Step.NOMINATION_RESPONSE)),
         apply,
     )
 
@@ -189,8 +225,8 @@ def await_offer(application: App, case: CaseView) -> None:
             decided_by=answer.decided_by,
         )
 
-    neighbourhoods = [n.code for n in region.neighbourhoods]
-    ask(application, case, forms.offer_form(neighbourhoods, casework.deciders(case, Step.OFFER)), apply)
+    form = forms.offer_form(named(region.neighbourhoods), people(application, case, Step.OFFER))
+    ask(application, case, form, apply, viewing_on=casework.today() + timedelta(days=7))
 
 
 def await_offer_response(application: App, case: CaseView) -> None:
@@ -200,7 +236,7 @@ def await_offer_response(application: App, case: CaseView) -> None:
         reason = RefusalReason(answer.refusal_reason) if answer.refusal_reason else None
         casework.answer_offer(case.reference, case.attempt, OfferAnswer(answer.answer), answer.decided_by, reason)
 
-    ask(application, case, forms.offer_response_form(casework.deciders(case, Step.OFFER_RESPONSE)), apply)
+    ask(application, case, forms.offer_response_form(people(application, case, Step.OFFER_RESPONSE)), apply)
 
 
 def await_lease(application: App, case: CaseView) -> None:
@@ -215,7 +251,7 @@ def await_lease(application: App, case: CaseView) -> None:
             decided_by=answer.decided_by,
         )
 
-    ask(application, case, forms.lease_form(casework.deciders(case, Step.LEASE)), apply)
+    ask(application, case, forms.lease_form(people(application, case, Step.LEASE)), apply)
 
 
 def await_signing(application: App, case: CaseView) -> None:
@@ -230,13 +266,13 @@ def await_signing(application: App, case: CaseView) -> None:
             decided_by=answer.decided_by,
         )
 
-    form = forms.signing_form(casework.deciders(case, Step.SIGNING))
+    form = forms.signing_form(people(application, case, Step.SIGNING))
     ask(application, case, form, apply, signed_on=casework.today())
 
 
 def await_support(application: App, case: CaseView) -> None:
     casework = application.casework
-    providers = [p.code for p in application.regions[case.region].care_providers]
+    providers = named(application.regions[case.region].care_providers)
 
     def apply(answer: Any) -> None:
         casework.arrange_support(
@@ -249,8 +285,8 @@ def await_support(application: App, case: CaseView) -> None:
             decided_by=answer.decided_by,
         )
 
-    form = forms.support_form(providers, casework.deciders(case, Step.SUPPORT))
-    ask(application, case, form, apply, provider=case.care_provider)
+    form = forms.support_form(providers, people(application, case, Step.SUPPORT))
+    ask(application, case, form, apply, provider=case.care_provider, starts_on=casework.today())
 
 
 def await_review(application: App, case: CaseView) -> None:
@@ -289,7 +325,7 @@ def await_review(application: App, case: CaseView) -> None:
     ask(
         application,
         case,
-        forms.review_form(casework.deciders(case, Step.REVIEW)),
+        forms.review_form(people(application, case, Step.REVIEW)),
         apply,
         held_on=casework.today(),
         rent_arrears="ja" if "huurachterstand" in reported else "nee",
@@ -306,7 +342,7 @@ def await_escalation(application: App, case: CaseView) -> None:
         decision = EscalationDecision(answer.decision)
         casework.decide_escalation(case.reference, case.attempt, decision, answer.decided_by)
 
-    ask(application, case, forms.escalation_form(casework.deciders(case, Step.ESCALATION)), apply)
+    ask(application, case, forms.escalation_form(people(application, case, Step.ESCALATION)), apply)
 
 
 def await_omklap(application: App, case: CaseView) -> None:
@@ -318,7 +354,7 @@ def await_omklap(application: App, case: CaseView) -> None:
             case.reference, case.attempt, OmklapDecision(answer.decision), answer.decided_by, outcome
         )
 
-    ask(application, case, forms.omklap_form(casework.deciders(case, Step.OMKLAP)), apply)
+    ask(application, case, forms.omklap_form(people(application, case, Step.OMKLAP)), apply)
 
 
 GATES: dict[Step, Callable[[App, CaseView], None]] = {
@@ -344,7 +380,7 @@ def await_problem(application: App, case: CaseView, problem: Problem) -> None:
     """
     casework, region = application.casework, application.regions[case.region]
     key = f"probleem-{problem.id}-{problem.tries}"
-    coordinators = [p.code for p in region.people_with(Role.COORDINATOR)]
+    coordinators = {p.code: Role.COORDINATOR.noun for p in region.people_with(Role.COORDINATOR)}
     form = forms.problem_form(coordinators)
     answer = given_answer(form, key)
     if answer is None:
@@ -355,7 +391,7 @@ def await_problem(application: App, case: CaseView, problem: Problem) -> None:
             "buiten Weer Thuis is geregeld."
         )
         answer = suspend_flow_run(
-            wait_for_input=forms.prefilled(form, f"{explanation}\n\n{case_summary(case, region)}"),
+            wait_for_input=forms.prefilled(form, above_the_form(case, region, explanation)),
             key=key,
             timeout=None,
         )
@@ -389,11 +425,16 @@ def walk(application: App, case_reference: str, done: Callable[[CaseView], bool]
             await_problem(application, casework.view(case_reference), problem)
         if not deliver_pending_actions(case_reference):
             continue  # a system refused: the coordinator is asked first
-        deliver_case_mail(case_reference)
         case = casework.view(case_reference)
+        finished = case.waiting_for is None or done(case)
+        if finished:
+            # Schedule, move or cancel the follow-up runs (once each, also on replay); the next review's run then
+            # carries the case, so the page and the review's mail link to it.
+            plan_reviews(case_reference)
+            case = casework.view(case_reference)
+        deliver_case_mail(case_reference)
         show_progress(case, flow_run_id)
-        if case.waiting_for is None or done(case):
-            plan_reviews(case_reference)  # schedule, move or cancel the follow-up runs; once each, also on replay
+        if finished:
             get_run_logger().info("Zaak %s: %s", case_reference, case.stage.label)
             return case
         GATES[case.waiting_for](application, case)
@@ -416,6 +457,7 @@ def outflow_case(zaakreferentie: CaseReference, regio: RegionCode) -> str:
         regio: De regio waar de zaak is aangemeld.
     """
     application = app()
+    check_case_database(runtime.flow_run.tags, application.casework)  # never a run made for another case database
     case_in(application, zaakreferentie, regio)
     application.casework.attach_run(zaakreferentie, str(runtime.flow_run.id))  # the first mail links to this run
     application.casework.start_assessment(zaakreferentie)

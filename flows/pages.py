@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from config.regions import Region
-from flows.summary import case_summary
+from flows.summary import DUTCH_TIME, case_history, case_summary
 from weerthuis.casework import CaseView
 from weerthuis.domain.steps import CORPORATION_STEPS, STEPS
 from weerthuis.domain.vocabulary import Role
@@ -37,7 +37,7 @@ def waiting_party(case: CaseView, region: Region) -> str:
         organisation = next((p.name for p in region.care_providers if p.code == case.care_provider), "")
     else:
         organisation = region.name
-    return f"{role.value} ({organisation})"
+    return f"{role.noun} ({organisation})"
 
 
 def waiting_since(case: CaseView) -> date:
@@ -49,10 +49,10 @@ def is_overdue(case: CaseView, today: date) -> bool:
 
 
 def stage_timeline(case: CaseView) -> list[str]:
-    lines = ["| fase | begonnen | door |", "|---|---|---|"]
+    lines = [f"| fase | begonnen ({DUTCH_TIME}) | door |", "|---|---|---|"]
     for line in case.history:
         if line.from_stage != line.to_stage:
-            lines.append(f"| {line.to_stage.label} | {line.at:%d-%m-%Y} | {line.decided_by} |")
+            lines.append(f"| {line.to_stage.label} | {line.at:%d-%m-%Y %H:%M} | {line.decided_by} |")
     return lines
 
 
@@ -70,8 +70,18 @@ def case_page(case: CaseView, region: Region, *, ui_url: str, today: date) -> st
         lines += ["", f"**Probleem met een koppeling** (wacht op de coördinator): {case.problem}"]
     url = run_url(ui_url, case.flow_run_id)
     if url:
-        lines += ["", f"[Open de run van deze zaak (knop *Resume* voor het formulier)]({url})"]
-    lines += ["", "## Fasen", "", *stage_timeline(case), "", case_summary(case, region, moment="%d-%m-%Y %H:%M")]
+        # In follow-up this is the scheduled run of the next review, the one whose form is asked.
+        lines += ["", f"[Open de run die nu wacht]({url}): het formulier staat onder de knop Resume."]
+    lines += [
+        "",
+        case_summary(case, region),
+        "",
+        "## Fasen",
+        "",
+        *stage_timeline(case),
+        "",
+        case_history(case),
+    ]
     return "\n".join(lines)
 
 

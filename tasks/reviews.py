@@ -26,6 +26,7 @@ from weerthuis.bootstrap import App, app
 from weerthuis.casework import AMSTERDAM, Casework
 from weerthuis.domain.follow_up import signal
 from weerthuis.domain.vocabulary import Card
+from weerthuis.runs import database_tag
 
 FOLLOW_UP_DEPLOYMENT = "follow-up/follow-up"
 REVIEW_HOUR = time(9)
@@ -36,20 +37,20 @@ def review_moment(day: date) -> datetime:
     return datetime.combine(day, REVIEW_HOUR, tzinfo=AMSTERDAM)
 
 
-def review_runs(reference: str) -> dict[int, Any]:
-    """The case's follow-up runs by review number."""
+def review_runs(reference: str, database_id: str | None = None) -> dict[int, Any]:
+    """The case's follow-up runs by review number (of one case database, given its id)."""
+    tags = [f"zaak:{reference}", "nazorg", *([database_tag(database_id)] if database_id else [])]
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"zaak:{reference}", "nazorg"]))
-        )
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=tags)))
     return {int(run.parameters["nazorgmoment"]): run for run in runs}
 
 
 def sync_review_runs(casework: Casework, reference: str) -> dict[int, UUID]:
     """Make the case's scheduled follow-up runs match its review plan; returns the planned runs by number."""
     region = casework.view(reference).region
+    database_id = casework.database_id()
     plan = dict(casework.review_plan(reference))
-    existing = review_runs(reference)
+    existing = review_runs(reference, database_id)
     planned: dict[int, UUID] = {}
     with get_client(sync_client=True) as client:
         for number, day in plan.items():
@@ -62,9 +63,10 @@ def sync_review_runs(casework: Casework, reference: str) -> dict[int, UUID]:
                     scheduled_time=when,
                     timeout=0,
                     as_subflow=False,
-                    idempotency_key=f"follow-up-{reference}-{number}",
+                    # Per case database, as the outflow run: the same reference elsewhere has reviews of its own.
+                    idempotency_key=f"follow-up-{database_id}-{reference}-{number}",
                     flow_run_name=f"{reference} · nazorg {number}",
-                    tags=[f"zaak:{reference}", "nazorg", f"regio:{region}"],
+                    tags=[f"zaak:{reference}", "nazorg", f"regio:{region}", database_tag(database_id)],
                     _sync=True,  # type: ignore[call-arg]
                 )
             elif run.state is not None and run.state.is_scheduled() and run.state.state_details.scheduled_time != when:
@@ -81,7 +83,11 @@ def sync_review_runs(casework: Casework, reference: str) -> dict[int, UUID]:
 @task(task_run_name="plan_reviews {reference}", **RETRIES)
 def plan_reviews(reference: str) -> list[int]:
     """Schedule, move or cancel the case's follow-up runs as its review plan says; the review numbers planned."""
-    planned = sync_review_runs(app().casework, reference)
+    casework = app().casework
+    planned = sync_review_runs(casework, reference)
+    if planned:
+        # The next review's run is the one that waits now: links and the asking mail point at it.
+        casework.await_review_in(reference, str(planned[min(planned)]))
     get_run_logger().info("Zaak %s: nazorgmomenten gepland: %s", reference, sorted(planned) or "geen")
     return sorted(planned)
 

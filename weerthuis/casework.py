@@ -25,6 +25,7 @@ from weerthuis.casedb.models import (
     Action,
     Assessment,
     Case,
+    CaseDatabase,
     CaseMilestones,
     Client,
     Lease,
@@ -62,7 +63,7 @@ from weerthuis.domain.vocabulary import (
     SigningResult,
     WmoDecision,
 )
-from weerthuis.domain.zrm import ZrmAssessment
+from weerthuis.domain.zrm import ZrmAssessment, ZrmDomain
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 SYSTEM = "systeem"
@@ -74,6 +75,17 @@ class UnknownDecider(Refused):
 
 class InvalidAnswer(Refused):
     pass
+
+
+class SameBsn(Refused):
+    """A registration whose BSN an earlier case already has; registered only when asked again explicitly."""
+
+    def __init__(self, cases: list[tuple[str, Stage]]) -> None:
+        self.cases = cases
+        self.listed = ", ".join(
+            f"{ref} ({'afgesloten' if stage.is_final else 'open'}, {stage.label})" for ref, stage in cases
+        )
+        super().__init__(f"Dit BSN staat al bij zaak {self.listed}; niet opnieuw aangemeld.")
 
 
 class StaleAnswer(RuntimeError):
@@ -240,6 +252,17 @@ def _current(session: Session, model: type[Nomination] | type[Offer], case: Case
     return session.execute(select(model).filter_by(case_id=case.id, attempt=case.stage_attempt)).scalar_one()
 
 
+def _cases_with_bsn(session: Session, digest: str) -> list[tuple[str, Stage]]:
+    """The cases (reference, stage) of clients with this BSN digest, not erased, oldest first."""
+    rows = session.execute(
+        select(Case.reference, Case.stage)
+        .join(Client, Case.client_id == Client.id)
+        .where(Client.bsn_digest == digest, Client.erased_at.is_(None))
+        .order_by(Case.id)
+    )
+    return [(reference, Stage(stage)) for reference, stage in rows]
+
+
 def _latest_assessment(session: Session, case: Case) -> Assessment | None:
     return session.execute(
         select(Assessment).filter_by(case_id=case.id).order_by(Assessment.attempt.desc()).limit(1)
@@ -334,6 +357,21 @@ class Casework:
         people = [p.code for role in STEPS[step].roles for p in region.people_with(role, organisation)]
         system = counterpart_decider(region, step, view.corporation, view.care_provider)
         return people + ([system] if system else [])
+
+    def latest_assessment(self, reference: str) -> ZrmAssessment | None:
+        """The case's last scored ZRM, as the coordinator decides on it."""
+        with self._uow() as uow:
+            found = _latest_assessment(uow.session, uow.case(reference))
+            if found is None:
+                return None
+            return ZrmAssessment(
+                assessed_on=found.assessed_on,
+                assessor=found.assessor,
+                scores={domain: getattr(found, domain.value) for domain in ZrmDomain},
+                ambulant_support_indication=found.ambulant_support_indication,
+                can_live_alone_with_support=found.can_live_alone_with_support,
+                region_tie=found.region_tie,
+            )
 
     def rejection(self, reference: str, gate_key: str) -> str | None:
         """Why an earlier answer to this form was refused, if it was."""
@@ -454,8 +492,13 @@ class Casework:
         housing_wishes: str,
         registered_by: str,
         client: Client,
+        allow_same_bsn: bool = False,
     ) -> str:
-        """Register a client and open their case in stage `registered`; returns the new case reference."""
+        """Register a client and open their case in stage `registered`; returns the new case reference.
+
+        A client whose BSN (by `bsn_digest`) an earlier case already has, open or closed, is refused with SameBsn
+        unless `allow_same_bsn`: the same person is registered twice only on purpose.
+        """
         config = self.regions.get(region)
         if config is None:
             raise InvalidAnswer(f"Onbekende regio '{region}'; bekend: {', '.join(sorted(self.regions))}.")
@@ -468,6 +511,10 @@ class Casework:
             raise InvalidAnswer("Huishoudgrootte moet tussen 1 en 12 liggen.")
         now = self.now()
         with self._uow() as uow:
+            if client.bsn_digest and not allow_same_bsn:
+                same = _cases_with_bsn(uow.session, client.bsn_digest)
+                if same:
+                    raise SameBsn(same)
             year = now.year
             count = uow.session.execute(
                 select(func.count()).select_from(Case).where(Case.reference.like(f"WT-{year}-%"))
@@ -652,6 +699,23 @@ class Casework:
             if case.flow_run_id != flow_run_id:
                 case.flow_run_id = flow_run_id
                 uow.commit()
+
+    def await_review_in(self, reference: str, flow_run_id: str) -> None:
+        """Hand a case in follow-up to the scheduled run of its next review: the case page, the worklist and the
+        mail that asks for the review link to that run (not to the run that planned it), and that mail goes now."""
+        with self._uow() as uow:
+            case = uow.case(reference, lock=True)
+            if case.stage != Stage.FOLLOW_UP.value or case.waiting_for != Step.REVIEW.value:
+                return
+            case.flow_run_id = flow_run_id
+            mailing.ask_for_decision(uow.session, case, self.regions[case.region], now=self.now(), ui_url=self.ui_url)
+            uow.commit()
+
+    def database_id(self) -> str:
+        """This case database's identity (made once by migration 0009): the runs `weerthuis start` makes carry it,
+        and a run attached to a case is checked against it."""
+        with self._uow() as uow:
+            return uow.session.execute(select(CaseDatabase.database_id)).scalar_one()
 
     def waiting_cases(self) -> list[CaseView]:
         """Every case that waits on someone, oldest due date first."""

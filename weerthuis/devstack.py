@@ -48,9 +48,13 @@ class LocalStack:
         extra_env: dict[str, str] | None = None,
         worker_query_seconds: float = 2,
         smtp_port: int | None = None,
+        schedule_intervals: dict[str, float] | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
+        # Seconds by deployment name, e.g. {"counterpart-answers": 20}: that deployment's schedule becomes this
+        # interval once prefect.yaml is applied (tests only; prefect.yaml keeps production's intervals).
+        self.schedule_intervals = dict(schedule_intervals or {})
         self.smtp_port = smtp_port or free_port()
         self.zgw_port = free_port()
         self.corporation_port = free_port()
@@ -128,6 +132,12 @@ class LocalStack:
         """Create the process work pool and apply prefect.yaml's deployments."""
         self._run(self.prefect("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"))
         self._run(self.prefect("--no-prompt", "deploy", "--all"))
+        # Not a "{{ $VAR }}" in prefect.yaml: Prefect 3.8.8 checks `interval` as a duration before templating, and
+        # a file that fails the check is skipped whole (no deployment at all). Replacing the schedule drops the
+        # runs it had planned; the server's scheduler plans new ones.
+        for name, seconds in self.schedule_intervals.items():
+            replace = ["deployment", "schedule", "create", f"{name}/{name}", "--interval", str(seconds), "--replace"]
+            self._run(self.prefect(*replace, "--accept-yes"))
 
     def start_mail_sink(self, timeout: float = 30) -> None:
         """A local SMTP server that keeps every mail as an .eml file in `maildir`, and the block pointing at it."""

@@ -214,32 +214,40 @@ def mail_for_transition(
             held = session.execute(select(func.count()).select_from(Review).filter_by(case_id=case.id)).scalar_one()
             key = f"{key}-{held}"
         queue(session, case, region, mail, people, key=key, now=now, ui_url=ui_url)
-    if case.waiting_for:
-        step = Step(case.waiting_for)
-        mail = ASKING_MAIL.get(step, MailEvent.DECISION_NEEDED)
-        # Reviews repeat within one follow-up attempt; each review date is its own request.
-        asked = f"{step.value}-{case.next_review_on}" if step is Step.REVIEW else step.value
-        queue(
-            session,
-            case,
-            region,
-            mail,
-            waiting_people(session, case, region, step),
-            key=f"{where}:{asked}:{mail.value}",
-            now=now,
-            ui_url=ui_url,
-        )
+    # A review is asked by its own scheduled run, which exists only once the run that led here has planned it:
+    # its mail goes when the case is handed to that run (ask_for_decision from Casework.await_review_in).
+    if case.waiting_for and Step(case.waiting_for) is not Step.REVIEW:
+        ask_for_decision(session, case, region, now=now, ui_url=ui_url)
+
+
+def ask_for_decision(session: Session, case: Case, region: Region, *, now: datetime, ui_url: str | None) -> None:
+    """Mail whoever the case waits on, with a link to the run that asks; once per step (and per review date)."""
+    assert case.waiting_for is not None
+    step = Step(case.waiting_for)
+    mail = ASKING_MAIL.get(step, MailEvent.DECISION_NEEDED)
+    # Reviews repeat within one follow-up attempt; each review date is its own request.
+    asked = f"{step.value}-{case.next_review_on}" if step is Step.REVIEW else step.value
+    queue(
+        session,
+        case,
+        region,
+        mail,
+        waiting_people(session, case, region, step),
+        key=f"{case.reference}:{case.stage}:{case.stage_attempt}:{asked}:{mail.value}",
+        now=now,
+        ui_url=ui_url,
+    )
 
 
 def waiting_party(session: Session, case: Case, region: Region, step: Step) -> str:
     """Who a step waits on, in words: `woonconsulent (Domesta)`."""
     if step in CORPORATION_STEPS:
         corporation = current_corporation(session, case)
-        return f"{Role.CORPORATION_CONSULTANT.value} ({_name(region.corporations, corporation)})"
+        return f"{Role.CORPORATION_CONSULTANT.noun} ({_name(region.corporations, corporation)})"
     role = STEPS[step].roles[0]
     if role is Role.CASE_MANAGER:
-        return f"{role.value} ({_name(region.care_providers, case.care_provider)})"
-    return f"{role.value} ({region.name})"
+        return f"{role.noun} ({_name(region.care_providers, case.care_provider)})"
+    return f"{role.noun} ({region.name})"
 
 
 def remind(session: Session, case: Case, region: Region, today: date, *, now: datetime, ui_url: str | None) -> int:

@@ -113,8 +113,8 @@ def test_a_case_goes_from_registration_to_first_follow_up_through_prefect(
     form = desk.answer("nomination-1-proposal", {"corporation": "domesta", "decided_by": "EMM-TP-01"})
     assert form.schema["properties"]["corporation"]["enum"] == ["domesta", "lefier", "woonservice"]
     form = desk.answer("nomination-1-response", {"answer": "geaccepteerd", "decided_by": "EMM-DOM-01"})
-    # Only Domesta's consultant (or Domesta's own system, through its API) can answer Domesta's nomination.
-    assert form.schema["properties"]["decided_by"]["enum"] == ["EMM-DOM-01", "api:domesta"]
+    # Only Domesta's consultant can answer Domesta's nomination in the form (its system answers through its API).
+    assert form.schema["properties"]["decided_by"]["enum"] == ["EMM-DOM-01"]  # people only, never `api:domesta`
     desk.answer(
         "offer-1-offer",
         {
@@ -153,6 +153,8 @@ def test_a_case_goes_from_registration_to_first_follow_up_through_prefect(
     assert [reviews[n].state.state_details.scheduled_time.date() for n in (1, 2, 3, 4)] == [
         add_months(today, months) for months in (3, 6, 12, 24)
     ]
+    # The case is now carried by the first review's run: its page, the worklist and the review mail link there.
+    assert app.casework.view(reference).flow_run_id == str(reviews[1].id)
     assert [(line.event, line.decided_by) for line in case.history] == [
         ("CaseRegistered", "EMM-TB-01"),
         ("AssessmentStarted", "systeem"),

@@ -103,10 +103,25 @@ def test_support_arranged_tells_the_corporation_and_coordinators_and_asks_for_th
     got = received(sink)
     assert (DOMESTA, f"Begeleiding aan huis geregeld: zaak {ref}") in got
     assert {a for a, s in got if s.startswith("Begeleiding aan huis geregeld")} == {DOMESTA, *COORDINATORS}
-    assert (CASE_MANAGER, f"Nazorgmoment 1 voor zaak {ref} op 02-06-2026") in got  # support started 02-03
-    # Each review is its own request: after the first, the second is asked for once.
+    # The review is asked by its own scheduled run: the mail waits until the case is handed to that run, and links
+    # to it, not to the run that arranged the support.
+    assert not any(s.startswith("Nazorgmoment") for _, s in got)
+    casework.ui_url = "http://127.0.0.1:4200"
+    casework.await_review_in(ref, "0b7e4a36-0000-4000-8000-00000000000a")
+    casework.await_review_in(ref, "0b7e4a36-0000-4000-8000-00000000000a")  # a replay asks nothing twice
+    deliver(outbox, server_for(sink), ref, casework.now)
+    got = received(sink)
+    assert [m for m in got if m[1].startswith("Nazorgmoment")] == [
+        (CASE_MANAGER, f"Nazorgmoment 1 voor zaak {ref} op 02-06-2026")  # support started 02-03
+    ]
+    (asking,) = [m for m in sink.messages() if str(m["Subject"]).startswith("Nazorgmoment 1")]
+    body = asking.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "http://127.0.0.1:4200/runs/flow-run/0b7e4a36-0000-4000-8000-00000000000a" in body
+    assert casework.view(ref).flow_run_id == "0b7e4a36-0000-4000-8000-00000000000a"
+    # Each review is its own request: after the first, the second is asked for once, by its own run.
     before = len(got)
     review(casework, ref, 1, ReviewOutcome.CONTINUE)
+    casework.await_review_in(ref, "0b7e4a36-0000-4000-8000-00000000000b")
     deliver(outbox, server_for(sink), ref, casework.now)
     assert received(sink)[before:] == [(CASE_MANAGER, f"Nazorgmoment 2 voor zaak {ref} op 02-09-2026")]
 

@@ -84,3 +84,29 @@ def test_reading_back_keeps_types_and_limits() -> None:
     assert read.assessed_on == date(2026, 3, 1)
     with pytest.raises(ValueError):
         zrm.model_validate({"assessed_on": "2026-03-01", **scores, "financien": 7})
+
+
+def test_a_single_choice_is_filled_in_and_still_required_never_a_dead_constant() -> None:
+    properties = schema(forms.lease_form({"EMM-DOM-01": "woonconsulent, Domesta"}))
+    decided_by = properties["properties"]["decided_by"]
+    assert "const" not in decided_by and decided_by["enum"] == ["EMM-DOM-01"]
+    assert decided_by["default"] == "EMM-DOM-01" and "decided_by" in properties["required"]
+    assert "EMM-DOM-01 = woonconsulent, Domesta" in decided_by["description"]
+
+
+def test_choices_show_names_beside_codes() -> None:
+    form = forms.nomination_proposal_form({"domesta": "Domesta", "lefier": "Lefier"}, ["EMM-TP-01", "EMM-TP-02"])
+    corporation = schema(form)["properties"]["corporation"]
+    assert corporation["enum"] == ["domesta", "lefier"]
+    assert "domesta = Domesta; lefier = Lefier" in corporation["description"]
+
+
+def test_optional_fields_are_plain_fields_without_a_none_toggle() -> None:
+    properties = schema(forms.nomination_response_form(["EMM-DOM-01"]))["properties"]
+    assert "anyOf" not in properties["decline_reason"] and properties["decline_reason"]["type"] == "string"
+    signed_on = schema(forms.signing_form(["EMM-DOM-01"]))["properties"]["signed_on"]
+    assert signed_on == {**signed_on, "type": "string", "format": "date"} and "anyOf" not in signed_on
+    # Left empty, the answer is valid for the server and reads as "no reason".
+    answer = {"answer": "geaccepteerd", "decided_by": "EMM-DOM-01"}
+    jsonschema.validate(answer, schema(forms.nomination_response_form(["EMM-DOM-01"])))
+    assert forms.nomination_response_form(["EMM-DOM-01"]).model_validate(answer).decline_reason is None

@@ -64,7 +64,7 @@ def test_worklist_lists_waiting_cases_most_urgent_first_with_overdue_marked() ->
         "zaak": "WT-2026-0002",
         "regio": "Zuidoost-Drenthe (Emmen)",
         "fase": "voordracht",
-        "wacht op": "coordinator (Zuidoost-Drenthe (Emmen))",
+        "wacht op": "coördinator (Zuidoost-Drenthe (Emmen))",
         "stap": "voordracht aan een corporatie",
         "sinds": "05-03-2026",
         "uiterlijk": "09-03-2026",
@@ -84,12 +84,16 @@ def test_case_page_says_what_the_case_waits_on_until_when_and_links_to_its_run()
     )
     assert page.startswith("# Zaak WT-2026-0002")
     assert (
-        "**Wacht op** coordinator (Zuidoost-Drenthe (Emmen)): voordracht aan een corporatie, "
+        "**Wacht op** coördinator (Zuidoost-Drenthe (Emmen)): voordracht aan een corporatie, "
         "uiterlijk 09-03-2026 — **te laat**."
     ) in page
     assert "(http://127.0.0.1:4200/runs/flow-run/abc-123)" in page
-    assert "| woonvaardigheid | 02-03-2026 | systeem |" in page
-    assert "| voordracht | 05-03-2026 | EMM-TP-01 |" in page
+    assert "| fase | begonnen (Nederlandse tijd) | door |" in page
+    assert "| woonvaardigheid | 02-03-2026 09:30 | systeem |" in page
+    assert "| voordracht | 05-03-2026 14:00 | EMM-TP-01 |" in page
+    assert "| wanneer (Nederlandse tijd) | wat | door |" in page
+    # Every table has a header that says what its columns are, and no literal Markdown is left in link texts.
+    assert "| | |" not in page and "*Resume*" not in page
 
 
 def test_case_page_key_is_of_the_shape_prefect_accepts() -> None:

@@ -18,6 +18,16 @@ class Role(StrEnum):
             Role.WMO_CONSULTANT: "Wmo-consulent (gemeente)",
         }[self]
 
+    @property
+    def noun(self) -> str:
+        """The Dutch word for the role, as people read it beside a name: `coördinator`."""
+        return {
+            Role.COORDINATOR: "coördinator",
+            Role.CASE_MANAGER: "trajectbegeleider",
+            Role.CORPORATION_CONSULTANT: "woonconsulent",
+            Role.WMO_CONSULTANT: "Wmo-consulent",
+        }[self]
+
 
 class InstitutionType(StrEnum):
     SOCIAL_SHELTER = "MO"  # maatschappelijke opvang
