@@ -164,11 +164,13 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from flows.summary import case_summary
+    from flows.summary import case_history, case_summary
 
     application = _app()
     case = application.casework.view(args.reference)
     print(case_summary(case, application.regions[case.region]))
+    print()
+    print(case_history(case))
     return 0
 
 
