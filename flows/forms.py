@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from prefect.input import RunInput
 from pydantic import AfterValidator, Field, create_model
+from pydantic_core import to_jsonable_python
 
 from weerthuis.domain.vocabulary import (
     CaseOutcome,
@@ -45,16 +46,32 @@ Choices = Sequence[str] | Mapping[str, str]
 def prefilled(form: type[RunInput], description: str, **defaults: Any) -> type[RunInput]:
     """The form with a Markdown description and pre-filled values, keeping each field's Dutch title and limits.
 
-    (RunInput.with_initial_data re-declares the fields it pre-fills and so drops their titles.)
+    A required field stays required: its value is only shown filled in (the schema's `default`), so the UI does
+    not mark it "(Optional)" and an answer without it is refused. (RunInput.with_initial_data re-declares the
+    fields it pre-fills as optional and drops their titles.)
     """
     fields: dict[str, Any] = {}
     for name, value in defaults.items():
         info = copy(form.model_fields[name])
-        info.default = value
+        if info.is_required():
+            info.json_schema_extra = _shown_filled_in(info.json_schema_extra, to_jsonable_python(value))
+        else:
+            info.default = value
         fields[name] = (form.model_fields[name].annotation, info)
     model = create_model(form.__name__, __base__=form, **fields)  # type: ignore[call-overload]
     model._description = description
     return model  # type: ignore[no-any-return]
+
+
+def _shown_filled_in(extra: Any, value: Any) -> Any:
+    def rewrite(generated: dict[str, Any]) -> None:
+        if callable(extra):
+            extra(generated)
+        elif extra:
+            generated.update(extra)
+        generated["default"] = value
+
+    return rewrite
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """The forms' JSON Schema is what the server validates a resume against: closed choices, limits, Dutch titles."""
 
+from datetime import date
+
 import jsonschema
 import pytest
 from prefect.input.run_input import create_v2_schema
@@ -32,6 +34,22 @@ def test_prefilled_form_keeps_titles_and_limits_and_carries_the_summary() -> Non
     assert properties["signed_on"]["title"] == "Datum ondertekening"
     assert properties["signed_on"]["default"] == "2026-03-02"
     assert form._description == "### Zaak WT-2026-0001"
+
+
+def test_a_prefilled_date_stays_required_so_the_ui_does_not_call_it_optional() -> None:
+    support = forms.support_form(["leger-des-heils", "cosis"], ["EMM-TB-01"])
+    form = forms.prefilled(support, "", starts_on=date(2026, 3, 2), provider="cosis")
+    generated = schema(form)
+    assert generated["properties"]["starts_on"]["default"] == "2026-03-02"
+    assert generated["properties"]["starts_on"]["format"] == "date"
+    assert generated["properties"]["provider"]["enum"] == ["leger-des-heils", "cosis"]
+    assert generated["properties"]["provider"]["default"] == "cosis"
+    assert {"starts_on", "provider"} <= set(generated["required"])
+    answer = {"wmo_decision": "toegekend", "plan_agreed": "ja", "decided_by": "EMM-TB-01"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(answer, generated)
+    with pytest.raises(ValueError):
+        form.model_validate(answer)
 
 
 @pytest.mark.parametrize(
