@@ -15,6 +15,8 @@ CORE = [
     "weerthuis/monitor",
     "weerthuis/synthetic.py",
     "weerthuis/answers.py",
+    "weerthuis/server",
+    "weerthuis/act.py",
     "config",
     "notifications",
     "integrations",

@@ -1,0 +1,138 @@
+"""The Prefect server as Weer Thuis runs it: Prefect's own FastAPI app (API, UI and its services), wrapped.
+
+Prefect OSS is served unchanged; the wrapper only rewrites what people read, in Dutch (refusals.py): the UI's
+check of a form while it is filled in (POST /api/ui/schemas/validate: the message under each field), and a
+refused form (POST /api/flow_runs/{id}/resume: the notice naming each field as the form shows it). Identity and
+who-may-decide checks come in here too (issue 15), around the same app.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+from uuid import UUID
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from weerthuis.server.refusals import field_messages, refusal
+
+logger = logging.getLogger("weerthuis.server")
+
+RESUME = re.compile(r"^/api/flow_runs/(?P<id>[0-9a-fA-F-]{36})/resume$")
+VALIDATE = "/api/ui/schemas/validate"
+
+
+class DutchRefusals:
+    """ASGI middleware: a form's check and a form's refusal say in Dutch what is wrong, field by field."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" and scope["method"] == "POST" else ""
+        match = RESUME.match(path)
+        if match is None and path != VALIDATE:
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+
+        replayed = False
+
+        async def replay() -> Message:  # the body once, then what the client does (a disconnect)
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def keep(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        # Read plainly (Prefect's API gzips larger answers); these answers are small.
+        plain = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]}
+        await self.app(plain, replay, keep)
+        answer = b"".join(chunks)
+        try:
+            if match is not None:
+                rewritten = await _refusal_in_dutch(UUID(match["id"]), body, answer)
+            else:
+                rewritten = _check_in_dutch(body, answer)
+        except Exception:  # the English answer is still an answer: never fail a request over its wording
+            logger.exception("Kon de melding niet in het Nederlands zetten")
+            rewritten = None
+        if rewritten is not None:
+            answer = rewritten
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            start = {**start, "headers": [*headers, (b"content-length", str(len(answer)).encode())]}
+        await send(start)
+        await send({"type": "http.response.body", "body": answer, "more_body": False})
+
+
+def _check_in_dutch(request: bytes, response: bytes) -> bytes | None:
+    from prefect.utilities.schema_tools.validation import preprocess_schema, validate
+
+    result = json.loads(response)
+    if not isinstance(result, dict) or result.get("valid", True):
+        return None
+    asked = json.loads(request)
+    schema = preprocess_schema(asked["schema"])
+    dutch = field_messages(validate(asked.get("values") or {}, schema, preprocess=False), schema)
+    for entry in result.get("errors", []):
+        if isinstance(entry, dict) and entry.get("property") in dutch:
+            entry["errors"] = dutch[entry["property"]]
+    return json.dumps(result).encode()
+
+
+async def _refusal_in_dutch(flow_run_id: UUID, request: bytes, response: bytes) -> bytes | None:
+    result = json.loads(response)
+    run_input = json.loads(request or b"{}").get("run_input") or {}
+    reason = (result.get("details") or {}).get("reason", "") if isinstance(result, dict) else ""
+    if result.get("status") != "REJECT" or "Validation failed" not in reason:
+        return None
+    schema = await _form_schema(flow_run_id)
+    if schema is None:
+        return None
+    from prefect.utilities.schema_tools.validation import validate
+
+    errors = validate(run_input, schema, raise_on_error=False)
+    if not errors:
+        return None
+    result["details"]["reason"] = refusal(errors, schema)
+    return json.dumps(result).encode()
+
+
+async def _form_schema(flow_run_id: UUID) -> dict[str, Any] | None:
+    """The schema of the form the run waits on, as the server stored it."""
+    from prefect.server import models
+    from prefect.server.database import provide_database_interface
+
+    read_run: Any = models.flow_runs.read_flow_run  # (their db-injecting decorators lose the types)
+    read_input: Any = models.flow_run_input.read_flow_run_input
+    db = provide_database_interface()
+    async with db.session_context() as session:
+        run = await read_run(session, flow_run_id)
+        keyset = run.state.state_details.run_input_keyset if run is not None and run.state is not None else None
+        if not keyset:
+            return None
+        stored = await read_input(session=session, flow_run_id=flow_run_id, key=keyset["schema"])
+    return json.loads(stored.value) if stored is not None else None
+
+
+def create_app() -> ASGIApp:
+    from prefect.server.api.server import create_app as prefect_app
+
+    return DutchRefusals(prefect_app(final=True))
