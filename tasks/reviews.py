@@ -37,9 +37,10 @@ def review_moment(day: date) -> datetime:
     return datetime.combine(day, REVIEW_HOUR, tzinfo=AMSTERDAM)
 
 
-def review_runs(reference: str, database_id: str | None = None) -> dict[int, Any]:
-    """The case's follow-up runs by review number (of one case database, given its id)."""
-    tags = [f"zaak:{reference}", "nazorg", *([database_tag(database_id)] if database_id else [])]
+def review_runs(reference: str, database_id: str) -> dict[int, Any]:
+    """The case's follow-up runs by review number, of one case database (the same reference elsewhere is another
+    case)."""
+    tags = [f"zaak:{reference}", "nazorg", database_tag(database_id)]
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=tags)))
     return {int(run.parameters["nazorgmoment"]): run for run in runs}

@@ -200,7 +200,10 @@ def wait_for_form(flow_run_id: UUID, *, after_key: str | None = None, timeout: f
         if form is not None and form.key != after_key:
             return form
         time.sleep(0.5)
-    raise TimeoutError(f"Run {flow_run_id} is not waiting on a new form after {timeout:.0f}s")
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run_id).state
+    now = "without a state" if state is None else f"{state.type.value} {state.name!r} ({state.message or '-'})"
+    raise TimeoutError(f"Run {flow_run_id} is not waiting on a new form after {timeout:.0f}s; it is {now}")
 
 
 @dataclass(frozen=True)

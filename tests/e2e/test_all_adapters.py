@@ -102,7 +102,7 @@ def test_a_full_case_runs_through_all_adapters(app: App, stack: LocalStack, ledg
     control(stack.care_port, "POST", "wmo-beschikkingen", decision)
     take_answers()
 
-    finished = wait_for_end(run.id, timeout=90)
+    finished = wait_for_end(run.id, timeout=240)
     assert finished.state is not None and finished.state.is_completed(), finished.state
 
     case = app.casework.view(reference)
@@ -143,14 +143,14 @@ def test_a_full_case_runs_through_all_adapters(app: App, stack: LocalStack, ledg
     control(corporation, "POST", "signalen", arrears)
     reached = {"bereikt": True, "laatsteContactOp": today.isoformat()}
     control(stack.care_port, "POST", f"ondersteuningsverzoeken/{request['id']}/bereikt", reached)
-    second_before = review_runs(reference)[2].state.state_details.scheduled_time
-    review = Desk(start_review_now(reference, 1))
+    second_before = review_runs(reference, app.casework.database_id())[2].state.state_details.scheduled_time
+    review = Desk(start_review_now(app, reference, 1))
     form = review.next_form("follow-up-1-review-1")
     assert "huurachterstand (geel)" in (form.description or "")
     assert form.schema["properties"]["rent_arrears"]["default"] == "ja"
     review.submit({**REVIEW, "rent_arrears": "ja", "held_on": today.isoformat()})
-    assert wait_for_end(review.run_id, timeout=90).state.is_completed()  # type: ignore[union-attr]
-    assert review_runs(reference)[2].state.state_details.scheduled_time < second_before
+    assert wait_for_end(review.run_id, timeout=240).state.is_completed()  # type: ignore[union-attr]
+    assert review_runs(reference, app.casework.database_id())[2].state.state_details.scheduled_time < second_before
     assert app.casework.view(reference).history[-1].event == "WarningRaised"
 
     # The second review: nuisance reported as red. The run waits on the coordinator's decision; evicted ends the
@@ -158,16 +158,17 @@ def test_a_full_case_runs_through_all_adapters(app: App, stack: LocalStack, ledg
     control(
         corporation, "POST", "signalen", {**SIGNAL, "zaakreferentie": reference, "soort": "overlast", "ernst": "rood"}
     )
-    review = Desk(start_review_now(reference, 2))
+    review = Desk(start_review_now(app, reference, 2))
     review.answer("follow-up-1-review-2", {**REVIEW, "held_on": today.isoformat()})
     form = review.next_form("follow-up-1-escalation-2")
     assert form.schema["properties"]["decided_by"]["enum"] == ["EMM-TP-01", "EMM-TP-02"]
     assert app.casework.view(reference).waiting_for is Step.ESCALATION
     review.submit({"decision": "ontruimd", "decided_by": "EMM-TP-01"})
-    assert wait_for_end(review.run_id, timeout=90).state.is_completed()  # type: ignore[union-attr]
+    assert wait_for_end(review.run_id, timeout=240).state.is_completed()  # type: ignore[union-attr]
     case = app.casework.view(reference)
     assert case.stage is Stage.EVICTED and case.history[-1].event == "TenantEvicted"
-    assert {n: run.state.type.value for n, run in review_runs(reference).items() if n > 2} == {
+    reviews = review_runs(reference, app.casework.database_id())
+    assert {n: run.state.type.value for n, run in reviews.items() if n > 2} == {
         3: "CANCELLED",
         4: "CANCELLED",
     }
@@ -184,9 +185,9 @@ REVIEW = {
 }
 
 
-def start_review_now(reference: str, number: int) -> UUID:
+def start_review_now(app: App, reference: str, number: int) -> UUID:
     """The review's scheduled run, moved to now (as a coordinator can in the UI); the worker picks it up."""
-    run = review_runs(reference)[number]
+    run = review_runs(reference, app.casework.database_id())[number]
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(run.id, Scheduled(scheduled_time=datetime.now(UTC)), force=True)
     return UUID(str(run.id))

@@ -57,8 +57,9 @@ def hold(casework: Casework, ref: str, number: int, *signals: str, outcome: Revi
     )
 
 
-def scheduled(ref: str) -> dict[int, tuple[str, datetime | None]]:
-    return {n: (run.state.type.value, run.state.state_details.scheduled_time) for n, run in review_runs(ref).items()}
+def scheduled(casework: Casework, ref: str) -> dict[int, tuple[str, datetime | None]]:
+    runs = review_runs(ref, casework.database_id())
+    return {n: (run.state.type.value, run.state.state_details.scheduled_time) for n, run in runs.items()}
 
 
 def at_nine(day: date) -> datetime:
@@ -77,19 +78,15 @@ def test_reviews_are_scheduled_once_each_at_nine_dutch_time(follow_up_deployment
     first = sync_review_runs(casework, ref)
     again = sync_review_runs(casework, ref)  # what a replayed flow does
     assert first == again
-    assert scheduled(ref) == {
+    assert scheduled(casework, ref) == {
         1: ("SCHEDULED", at_nine(date(2026, 6, 2))),
         2: ("SCHEDULED", at_nine(date(2026, 9, 2))),
         3: ("SCHEDULED", at_nine(date(2027, 3, 2))),
         4: ("SCHEDULED", at_nine(date(2028, 3, 2))),
     }
     # 09:00 in Amsterdam is 07:00 UTC in summer time and 08:00 UTC in winter time.
-    assert [datetime.fromtimestamp(when.timestamp(), UTC).hour for _, (_, when) in sorted(scheduled(ref).items())] == [
-        7,
-        7,
-        8,
-        8,
-    ]
+    moments = [when for _, (_, when) in sorted(scheduled(casework, ref).items())]
+    assert [datetime.fromtimestamp(when.timestamp(), UTC).hour for when in moments] == [7, 7, 8, 8]
     with get_client(sync_client=True) as client:
         runs = [client.read_flow_run(run_id) for run_id in first.values()]
     assert [run.name for run in runs] == [f"{ref} · nazorg {n}" for n in (1, 2, 3, 4)]
@@ -111,8 +108,8 @@ def test_a_yellow_card_mails_and_brings_the_next_review_closer(
     assert [line.event for line in case.history][-2:] == ["ReviewHeld", "WarningRaised"]
     assert mails(casework, ref, "warning_raised") == sorted([*COORDINATORS, "EMM-DOM-01"])
     sync_review_runs(casework, ref)
-    assert scheduled(ref)[2] == ("SCHEDULED", at_nine(date(2026, 7, 2)))
-    assert scheduled(ref)[3] == ("SCHEDULED", at_nine(date(2027, 3, 2)))
+    assert scheduled(casework, ref)[2] == ("SCHEDULED", at_nine(date(2026, 7, 2)))
+    assert scheduled(casework, ref)[3] == ("SCHEDULED", at_nine(date(2027, 3, 2)))
 
 
 def test_a_red_card_waits_on_the_coordinator_and_closing_cancels_the_reviews_left(
@@ -137,7 +134,7 @@ def test_a_red_card_waits_on_the_coordinator_and_closing_cancels_the_reviews_lef
     ]
     assert sync_review_runs(casework, ref) == {}
     # Review 1 was held outside its own run here, so that run is no longer needed either.
-    assert {n: state for n, (state, _) in scheduled(ref).items()} == dict.fromkeys((1, 2, 3, 4), "CANCELLED")
+    assert {n: state for n, (state, _) in scheduled(casework, ref).items()} == dict.fromkeys((1, 2, 3, 4), "CANCELLED")
 
 
 REVIEW_DAYS = (date(2026, 6, 2), date(2026, 9, 2), date(2027, 3, 2), date(2028, 3, 2))
