@@ -187,6 +187,44 @@ def cmd_start(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_server(args: argparse.Namespace) -> int:
+    from weerthuis.server.__main__ import main as serve
+
+    serve(["--host", args.host, "--port", str(args.port)])
+    return 0
+
+
+def cmd_act(args: argparse.Namespace) -> int:
+    """Play a counterpart of the local stack (see weerthuis/act.py): its fake answers the case over its API."""
+    from weerthuis import act
+
+    fakes = act.Counterparts.of(Settings().data_dir.resolve())
+    reference = args.reference
+    if args.action == "accept":
+        said = act.accept_nomination(fakes, reference)
+    elif args.action == "decline":
+        said = act.decline_nomination(fakes, reference, args.reason)
+    elif args.action == "offer":
+        said = act.offer_dwelling(
+            fakes,
+            reference,
+            unit=args.unit,
+            neighbourhood=args.neighbourhood,
+            rent=args.rent,
+            viewing_on=args.viewing or act.default_viewing(),
+        )
+    elif args.action == "sign":
+        said = act.sign_lease(fakes, reference)
+    elif args.action == "confirm-support":
+        said = act.confirm_support(fakes, reference, args.start or date.today())
+    else:
+        said = act.grant_wmo(fakes, reference, args.start or date.today())
+    print(said)
+    if not args.no_wait:
+        print(act.take_answers_now())
+    return 0
+
+
 def cmd_mail_server(args: argparse.Namespace) -> int:
     """Save the SMTP server as a Prefect Block; the password comes from WEERTHUIS_SMTP_PASSWORD, never an argument."""
     from pydantic import SecretStr
@@ -369,6 +407,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
             form = wait_for_form(run.id, timeout=180)
             print(f"  {reference} wacht op formulier '{form.key}': {stack.ui_url}/runs/flow-run/{run.id}")
         print(f"\nMails van de demo komen als .eml-bestand in {stack.maildir}")
+        print("\nNep-tegenpartijen (echte HTTP-servers op deze machine; wat hun medewerkers doen via /_control):")
+        for name, port in [
+            ("corporaties", stack.corporation_port),
+            ("e-ondertekening", stack.esign_port),
+            ("zorgaanbieders en Wmo", stack.care_port),
+            ("zaaksysteem (ZGW)", stack.zgw_port),
+        ]:
+            print(f"  {name:<22} http://127.0.0.1:{port}")
+        example = next(iter(runs), "WT-2026-0001")
+        print("Speel ze met `weerthuis act` (in een shell met de export-regels hieronder), bijvoorbeeld:")
+        print(f"  weerthuis act accept {example}            corporatie accepteert de voordracht")
+        print(f"  weerthuis act offer {example}             corporatie biedt een woning aan (--unit, --neighbourhood)")
+        print(f"  weerthuis act sign {example}              alle partijen tekenen de huurovereenkomst")
+        print(f"  weerthuis act confirm-support {example}   zorgaanbieder bevestigt de start van de begeleiding")
+        print(f"  weerthuis act grant-wmo {example}         gemeente kent de Wmo-beschikking toe")
         print(f"\nKlaar na {time.monotonic() - started:.0f} s. Open {stack.ui_url}/runs en filter op 'Suspended';")
         print("kies een run en klik op 'Resume' om het formulier in te vullen.")
         same_db = " (en dezelfde WEERTHUIS_CASE_DB_URL)" if os.environ.get("WEERTHUIS_CASE_DB_URL") else ""
@@ -422,6 +475,41 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("reference")
     start.set_defaults(func=cmd_start, needs_prefect=True)
 
+    play = sub.add_parser(
+        "act",
+        help="play the demo's corporation, e-signing service or care provider (their fakes answer the case)",
+        description="Doe wat de corporatie, de dienst voor e-ondertekening of de zorgaanbieder in hun eigen systeem "
+        "doet, op de nep-tegenpartijen van `./dev demo`; hun antwoord gaat via hun API naar de zaak.",
+    )
+    actions = play.add_subparsers(dest="action", required=True)
+    for name, text in [
+        ("accept", "the corporation accepts the nomination"),
+        ("decline", "the corporation declines the nomination"),
+        ("offer", "the corporation offers a dwelling (after accepting)"),
+        ("sign", "every party signs the lease at the e-signing service"),
+        ("confirm-support", "the care provider confirms the start of support"),
+        ("grant-wmo", "the municipality grants the Wmo decision"),
+    ]:
+        action = actions.add_parser(name, help=text)
+        action.add_argument("reference")
+        action.add_argument(
+            "--no-wait", action="store_true", help="do not start a counterpart-answers round now (it runs every 5 min)"
+        )
+        if name == "decline":
+            action.add_argument(
+                "--reason",
+                default="geen-passend-aanbod",
+                choices=["geen-passend-aanbod", "doelgroep-past-niet", "eerdere-huurachterstand", "overig"],
+            )
+        if name == "offer":
+            action.add_argument("--unit", default="DEMO-0001", help="the dwelling's reference at the corporation")
+            action.add_argument("--neighbourhood", default="angelslo", help="neighbourhood code from the region file")
+            action.add_argument("--rent", type=float, default=612.35, help="bare rent in euros a month")
+            action.add_argument("--viewing", type=date.fromisoformat, help="viewing date (default: in three days)")
+        if name in ("confirm-support", "grant-wmo"):
+            action.add_argument("--start", type=date.fromisoformat, help="start date (default: today)")
+        action.set_defaults(func=cmd_act, needs_prefect=True)
+
     mail_server = sub.add_parser("mail-server", help="save the SMTP server as a Prefect Block")
     mail_server.add_argument("--host", required=True)
     mail_server.add_argument("--port", type=int, default=587)
@@ -457,6 +545,13 @@ def main(argv: list[str] | None = None) -> int:
     preview.add_argument("--out", default="mail-preview")
     preview.set_defaults(func=cmd_preview_mail)
 
+    server = sub.add_parser(
+        "server", help="run the Prefect server (API, UI, services) wrapped by Weer Thuis: Dutch form refusals"
+    )
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=4200)
+    server.set_defaults(func=cmd_server)
+
     demo = sub.add_parser("demo", help="run the local demo")
     demo.add_argument("--port", type=int, default=4200)
     demo.add_argument("--data-dir", help="data folder (default: WEERTHUIS_DATA_DIR, else .data, as the other commands)")
@@ -467,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
 
     add_commands(sub)  # monitor, synthetic
     args = parser.parse_args(argv)
+    from weerthuis.act import NoCounterparts, NothingToAnswer
     from weerthuis.casedb.quota import Refused
     from weerthuis.casedb.uow import UnknownCase
     from weerthuis.domain.bsn import InvalidBsn
@@ -478,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
 
             require_prefect_server()  # without it Prefect would start a temporary server and time out
         return int(args.func(args))
-    except (Refused, UnknownCase, InvalidBsn) as exc:
+    except (Refused, UnknownCase, InvalidBsn, NoCounterparts, NothingToAnswer) as exc:
         print(f"Fout: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:

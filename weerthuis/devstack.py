@@ -6,6 +6,7 @@ tests exercise.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 WORK_POOL = "weer-thuis"
 OUTFLOW_DEPLOYMENT = "outflow-case/outflow-case"
+COUNTERPARTS_FILE = "counterparts.json"  # in the data folder: the address of each fake counterpart
 
 
 def free_port() -> int:
@@ -115,7 +117,10 @@ class LocalStack:
     def start_server(self, timeout: float = 120) -> None:
         if port_in_use(self.port):
             raise StackError(f"Poort {self.port} op 127.0.0.1 is al in gebruik; stop het andere proces of kies --port.")
-        server = self._spawn("server", self.prefect("server", "start", "--host", "127.0.0.1", "--port", str(self.port)))
+        # Prefect's server wrapped by ours (weerthuis/server): the same API, UI and services, Dutch refusals.
+        server = self._spawn(
+            "server", [sys.executable, "-m", "weerthuis.server", "--host", "127.0.0.1", "--port", str(self.port)]
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if server.poll() is not None:
@@ -191,6 +196,9 @@ class LocalStack:
             if any(p.poll() is not None for p in self.processes) or time.monotonic() > deadline:
                 raise StackError(f"nep-tegenpartijen starten niet; see {self.logs}")
             time.sleep(0.2)
+        addresses = {name: f"http://127.0.0.1:{port}" for name, (_, port, _) in fakes.items()}
+        # Where `weerthuis act` finds them (the demo's way to play the corporation, e-signing and care provider).
+        (self.data_dir / COUNTERPARTS_FILE).write_text(json.dumps(addresses, indent=2) + "\n")
         ports = f"{self.zgw_port},{self.corporation_port},{self.care_port},{self.esign_port}"
         self._run([sys.executable, "-m", "weerthuis.devstack", "save-fake-blocks", ports])
 

@@ -152,6 +152,7 @@ def walk_a_case_through_every_form(
     # The case manager scores the ZRM, mistyping one score as 7: the dialog refuses it and says why.
     dialog.open("Financiën")
     expect(dialog.card.get_by_text(f"Zaak {reference} — woonvaardigheid")).to_be_visible()  # the summary shows
+    dialog.shot(f"{shot}00-zrm-opened")
     for domain in ZrmDomain:
         dialog.type(domain.label, "4")
     dialog.type("Financiën", "7")
@@ -163,7 +164,7 @@ def walk_a_case_through_every_form(
         dialog.choose(question, "ja")
     dialog.choose("Wie beslist?", case_manager)
     dialog.submit()
-    expect(page.get_by_text(re.compile("7 is greater than the maximum of 5")).first).to_be_visible()
+    expect(page.get_by_text(re.compile("7 kan niet; vul 1 tot en met 5 in")).first).to_be_visible()
     dialog.shot(f"{shot}01-zrm-score-7-refused")
     assert app.casework.view(reference).history[-1].event == "AssessmentStarted"
     dialog.type("Financiën", "3")
@@ -188,7 +189,7 @@ def walk_a_case_through_every_form(
     dialog.open("Corporatie")
     expect(dialog.card.get_by_text(f"{corporation} = {reg.corporation(corporation).name}", exact=False)).to_be_visible()
     dialog.submit()
-    expect(page.get_by_text(re.compile("'corporation' is a required property")).first).to_be_visible()
+    expect(dialog.field("Corporatie").get_by_text("Niet ingevuld.")).to_be_visible()  # in Dutch, under the field
     assert app.casework.view(reference).history[-1].event == "ReadinessApproved"
     dialog.choose("Corporatie", corporation)
     if len(coordinators) > 1:
@@ -251,7 +252,7 @@ def walk_a_case_through_every_form(
 
     # Follow-up: the case page links to the first review's scheduled run; its date comes, and the form is asked.
     case = app.casework.view(reference)
-    review = review_runs(reference)[1]
+    review = review_runs(reference, app.casework.database_id())[1]
     assert case.stage is Stage.FOLLOW_UP and case.flow_run_id == str(review.id)
     # The summary's link opens the case page's versions, newest first; the newest links to the review's run.
     page.goto(f"{stack.ui_url}/artifacts/key/{case_page_key(reference)}")
@@ -274,7 +275,7 @@ def walk_a_case_through_every_form(
     review_dialog.taken()
     wait_for_end(review.id, timeout=180)
     case = app.casework.view(reference)
-    assert case.reviews_held == 1 and case.flow_run_id == str(review_runs(reference)[2].id)
+    assert case.reviews_held == 1 and case.flow_run_id == str(review_runs(reference, app.casework.database_id())[2].id)
     return reference
 
 

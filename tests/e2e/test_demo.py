@@ -37,6 +37,11 @@ def test_demo_brings_up_three_cases_waiting_on_their_forms(tmp_path: Path) -> No
     )
     assert len(waiting) == 3, result.stdout
     assert f"Open http://127.0.0.1:{port}/runs" in result.stdout
+    # Where each fake counterpart listens, and how to play the corporation, the signers and the care provider.
+    for name in ("corporaties", "e-ondertekening", "zorgaanbieders en Wmo", "zaaksysteem (ZGW)"):
+        assert re.search(rf"\n  {re.escape(name)} +http://127\.0\.0\.1:\d+\n", result.stdout), name
+    for action in ("accept", "offer", "sign", "confirm-support", "grant-wmo"):
+        assert f"weerthuis act {action} {waiting[0]}" in result.stdout
     # Each case manager was mailed for the ZRM; the mails lie where the demo says, as .eml files.
     maildir = tmp_path / "demo" / "mail"
     assert f"Mails van de demo komen als .eml-bestand in {maildir}" in result.stdout
