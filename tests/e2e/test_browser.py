@@ -152,6 +152,9 @@ def walk_a_case_through_every_form(
     # The case manager scores the ZRM, mistyping one score as 7: the dialog refuses it and says why.
     dialog.open("Financiën")
     expect(dialog.card.get_by_text(f"Zaak {reference} — woonvaardigheid")).to_be_visible()  # the summary shows
+    # It keeps its room above the form's 18 fields (the UI alone shrinks it to 0 px; weerthuis/server/ui.py).
+    summary = dialog.card.locator(".markdown-renderer").first
+    assert summary.evaluate("element => element.getBoundingClientRect().height") > 80
     dialog.shot(f"{shot}00-zrm-opened")
     for domain in ZrmDomain:
         dialog.type(domain.label, "4")

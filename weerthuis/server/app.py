@@ -1,22 +1,29 @@
 """The Prefect server as Weer Thuis runs it: Prefect's own FastAPI app (API, UI and its services), wrapped.
 
-Prefect OSS is served unchanged; the wrapper only rewrites what people read, in Dutch (refusals.py): the UI's
+Prefect OSS is served unchanged. On the embedded SQLite database a write that hit "database is locked" is tried
+again inside the server (RetryWhenLocked). The wrapper rewrites what people read, in Dutch (refusals.py): the UI's
 check of a form while it is filled in (POST /api/ui/schemas/validate: the message under each field), and a
-refused form (POST /api/flow_runs/{id}/resume: the notice naming each field as the form shows it). Identity and
+refused form (POST /api/flow_runs/{id}/resume: the notice naming each field as the form shows it). The UI's pages
+get a small style correction (ui.py: the case summary above a long form keeps its height). Identity and
 who-may-decide checks come in here too (issue 15), around the same app.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from weerthuis.server.asgi import call, read_body
 from weerthuis.server.refusals import field_messages, refusal
+from weerthuis.server.ui import UiTweaks
 
 logger = logging.getLogger("weerthuis.server")
 
@@ -36,35 +43,10 @@ class DutchRefusals:
         if match is None and path != VALIDATE:
             await self.app(scope, receive, send)
             return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-
-        replayed = False
-
-        async def replay() -> Message:  # the body once, then what the client does (a disconnect)
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        start: Message = {}
-        chunks: list[bytes] = []
-
-        async def keep(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
+        body = await read_body(receive)
         # Read plainly (Prefect's API gzips larger answers); these answers are small.
         plain = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]}
-        await self.app(plain, replay, keep)
+        start, chunks = await call(self.app, plain, body, receive)
         answer = b"".join(chunks)
         try:
             if match is not None:
@@ -132,7 +114,66 @@ async def _form_schema(flow_run_id: UUID) -> dict[str, Any] | None:
     return json.loads(stored.value) if stored is not None else None
 
 
+class RetryWhenLocked:
+    """ASGI middleware for the embedded SQLite database: a write that the server answers with 500 or 503 (SQLite's
+    "database is locked" under a burst; the failed transaction was rolled back) is tried again inside the server,
+    a few times with a growing wait, before the client sees it. Prefect's own clients retry 503 but not 500, and
+    the UI shows "Something went wrong"; with this a burst of approvals lands."""
+
+    WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, app: ASGIApp, waits: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)) -> None:
+        self.app = app
+        self.waits = waits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in self.WRITES or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        body = await read_body(receive)
+        for attempt, wait in enumerate((*self.waits, None)):
+            start, chunks = await call(self.app, scope, body, receive)
+            if start.get("status") not in (500, 503) or wait is None:
+                break
+            logger.warning(
+                "%s %s gaf %s; opnieuw (poging %d)", scope["method"], scope["path"], start["status"], attempt + 2
+            )
+            await asyncio.sleep(wait)
+        await send(start)
+        await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": False})
+
+
+def on_sqlite() -> bool:
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().server.database.connection_url
+    return url is None or url.get_secret_value().startswith("sqlite")
+
+
+def immediate_sqlite_transactions() -> None:
+    """Every SQLite write transaction of the server starts with BEGIN IMMEDIATE, so it waits its turn (the busy
+    timeout) instead of failing. Prefect 3.8.8 begins most of them DEFERRED: one that reads and then writes while
+    another writer committed gets "database is locked" at once, without waiting — the 503s and 500s of a burst.
+    Reads outside a transaction are untouched (WAL lets them run beside the writer)."""
+    from prefect.server.database.configurations import AioSqliteConfiguration
+
+    original = AioSqliteConfiguration.begin_transaction
+    if getattr(original, "immediate", False):
+        return
+
+    @asynccontextmanager
+    async def begin_transaction(self: Any, session: Any, with_for_update: bool = False) -> AsyncIterator[Any]:
+        async with original(self, session, with_for_update=True) as transaction:
+            yield transaction
+
+    begin_transaction.immediate = True  # type: ignore[attr-defined]
+    AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
+
+
 def create_app() -> ASGIApp:
     from prefect.server.api.server import create_app as prefect_app
 
-    return DutchRefusals(prefect_app(final=True))
+    if on_sqlite():
+        immediate_sqlite_transactions()
+    app: ASGIApp = UiTweaks(DutchRefusals(prefect_app(final=True)))
+    return RetryWhenLocked(app) if on_sqlite() else app
