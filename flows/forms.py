@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from prefect.input import RunInput
@@ -39,6 +39,22 @@ YesNo = Literal["ja", "nee"]
 SCORE_HELP = (
     "1 = acuut probleem, 2 = niet zelfredzaam, 3 = beperkt zelfredzaam, 4 = voldoende, 5 = volledig zelfredzaam"
 )
+YEARS_BACK, YEARS_AHEAD = 3, 2
+
+
+def plausible(day: date) -> date:
+    """A date of this procedure: not years before today, nor years after (a typo such as 9999 is asked again)."""
+    today = date.today()
+    if not today - timedelta(days=366 * YEARS_BACK) <= day <= today + timedelta(days=366 * YEARS_AHEAD):
+        raise ValueError(
+            f"{day:%d-%m-%Y} ligt te ver van vandaag; een datum tot {YEARS_BACK} jaar terug of {YEARS_AHEAD} jaar "
+            "vooruit"
+        )
+    return day
+
+
+# A date in a form: checked in Python after the resume (the server only checks the JSON Schema, not dates).
+Day = Annotated[date, AfterValidator(plausible)]
 # Choices: codes, or codes with the name people know them by (`domesta` → `Domesta`).
 Choices = Sequence[str] | Mapping[str, str]
 
@@ -174,7 +190,7 @@ def zrm_assessment_form(assessors: Choices) -> type[RunInput]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         "ZrmMeting",
         __base__=RunInput,
-        assessed_on=(date, Field(title="Datum van de meting")),
+        assessed_on=(Day, Field(title="Datum van de meting")),
         **scores,
         ambulant_support_indication=(
             YesNo,
@@ -244,7 +260,7 @@ def offer_form(neighbourhoods: Choices, consultants: Choices) -> type[RunInput]:
         ),
         neighbourhood=_closed(neighbourhoods, title="Wijk"),
         rent=(float, Field(gt=0, le=1500, title="Kale huur per maand (€)")),
-        viewing_on=(date, Field(title="Datum bezichtiging")),
+        viewing_on=(Day, Field(title="Datum bezichtiging")),
         decided_by=_decided_by(consultants, "woonconsulent"),
     )
 
@@ -284,7 +300,7 @@ def signing_form(deciders: Choices) -> type[RunInput]:
         __base__=RunInput,
         result=(_values(SigningResult), Field(title="Ondertekening")),
         signed_on=(
-            date | None,
+            Day | None,
             Field(
                 default=None,
                 title="Datum ondertekening",
@@ -302,7 +318,7 @@ def support_form(providers: Choices, deciders: Choices) -> type[RunInput]:
         __base__=RunInput,
         wmo_decision=(_values(WmoDecision), Field(title="Wmo-beschikking")),
         provider=_closed(providers, title="Zorgaanbieder die begeleidt"),
-        starts_on=(date, Field(title="Startdatum begeleiding")),
+        starts_on=(Day, Field(title="Startdatum begeleiding")),
         plan_agreed=(YesNo, Field(title="Persoonlijk plan afgesproken?")),
         decided_by=_decided_by(deciders, "trajectbegeleider of Wmo-consulent"),
     )
@@ -312,7 +328,7 @@ def review_form(case_managers: Choices) -> type[RunInput]:
     return create_model(  # type: ignore[call-overload,no-any-return]
         "Nazorgmoment",
         __base__=RunInput,
-        held_on=(date, Field(title="Datum nazorgmoment")),
+        held_on=(Day, Field(title="Datum nazorgmoment")),
         living_situation=(_values(LivingSituation), Field(title="Hoe gaat het wonen?")),
         rent_arrears=(YesNo, Field(title="Huurachterstand?")),
         nuisance=(YesNo, Field(title="Overlast gemeld?")),

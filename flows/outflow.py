@@ -16,10 +16,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from prefect import flow, get_run_logger, runtime
+from prefect.context import FlowRunContext
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput, read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from config.regions import Region, RegionCode
 from flows import forms
@@ -89,7 +90,19 @@ def ask(
         if earlier is not None:
             rejected = earlier
             continue
-        answer = given_answer(form, round_key) or suspend_flow_run(
+        try:
+            answer = given_answer(form, round_key)
+        except ValueError as exc:  # stored, but not an answer to this form (the server does not check every rule)
+            rejected = f"Het antwoord kon niet worden gelezen ({unreadable(exc, form)}); vul het formulier opnieuw in."
+            casework.reject_answer(case.reference, round_key, rejected)
+            continue
+        if answer is None and asked_before(round_key):
+            # The run suspended on this form before but holds no answer to it: it was stopped in between (a
+            # killed process, then restarted). Prefect would hand back an empty answer; ask again instead.
+            rejected = "Het formulier is opnieuw gesteld: de run werd onderbroken voordat er een antwoord was."
+            casework.reject_answer(case.reference, round_key, rejected)
+            continue
+        answer = answer or suspend_flow_run(
             wait_for_input=forms.prefilled(form, above_the_form(case, region, note, rejected), **defaults),
             key=round_key,
             timeout=None,
@@ -97,8 +110,8 @@ def ask(
         try:
             apply(answer)
             return
-        except (Refused, ValueError) as exc:
-            rejected = str(exc)
+        except (Refused, ValueError, ArithmeticError) as exc:
+            rejected = str(exc) if isinstance(exc, Refused) else unreadable(exc, form)
             casework.reject_answer(case.reference, round_key, rejected)
             get_run_logger().warning("Zaak %s: invoer voor %s afgewezen: %s", case.reference, round_key, exc)
 
@@ -127,6 +140,27 @@ def named(items: Any, codes: Any = None) -> dict[str, str]:
     """Codes with the names people know them by (corporations, neighbourhoods, care providers)."""
     wanted = None if codes is None else set(codes)
     return {item.code: item.name for item in items if wanted is None or item.code in wanted}
+
+
+def asked_before(key: str) -> bool:
+    """Whether this run suspended on the form with this key in an earlier execution."""
+    context = FlowRunContext.get()
+    run = context.flow_run if context is not None else None
+    return run is not None and key in (run.empirical_policy.pause_keys or set())
+
+
+def unreadable(exc: Exception, form: type[RunInput] | None = None) -> str:
+    """What was wrong with an answer, in one line, naming each field by its title in the form when it can."""
+    if not isinstance(exc, ValidationError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    fields = form.model_fields if form is not None else {}
+
+    def title(loc: tuple[Any, ...]) -> str:
+        name = str(loc[0]) if loc else ""
+        info = fields.get(name)
+        return (info.title if info is not None and info.title else name) or "formulier"
+
+    return "; ".join(f"'{title(e['loc'])}': {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
 
 
 def given_answer(form: type[RunInput], key: str) -> Any | None:

@@ -68,6 +68,12 @@ def case_page(case: CaseView, region: Region, *, ui_url: str, today: date) -> st
         lines.append(f"**Fase:** {case.stage.label}; de zaak wacht op niemand.")
     if case.problem:
         lines += ["", f"**Probleem met een koppeling** (wacht op de coördinator): {case.problem}"]
+    if case.stuck:
+        lines += [
+            "",
+            f"**Vastgelopen**: de run start niet meer vanzelf opnieuw ({case.stuck}). Zie de run; na het "
+            "oplossen start *Retry* hem opnieuw.",
+        ]
     url = run_url(ui_url, case.flow_run_id)
     if url:
         # In follow-up this is the scheduled run of the next review, the one whose form is asked.
@@ -102,7 +108,7 @@ def worklist(cases: list[CaseView], regions: dict[str, Region], *, ui_url: str, 
                 "sinds": f"{waiting_since(case):%d-%m-%Y}",
                 "uiterlijk": f"{case.due_on:%d-%m-%Y}" if case.due_on else "",
                 "te laat": "ja" if is_overdue(case, today) else "nee",
-                "probleem": case.problem or "",
+                "probleem": "; ".join(p for p in (case.problem, case.stuck and f"vastgelopen: {case.stuck}") if p),
                 "formulier": run_url(ui_url, case.flow_run_id) or "",
             }
         )

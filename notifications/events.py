@@ -13,3 +13,4 @@ class MailEvent(StrEnum):
     WARNING_RAISED = "warning_raised"
     REMINDER = "reminder"
     ESCALATION = "escalation"
+    CASE_STUCK = "case_stuck"

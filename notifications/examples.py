@@ -86,4 +86,11 @@ EXAMPLES: dict[MailEvent, dict[str, Any]] = {
         "days_overdue": 4,
         "waiting_party": "woonconsulent (Domesta)",
     },
+    MailEvent.CASE_STUCK: {
+        **COMMON,
+        "recipient_role": "coördinator (Transferpunt of gemeente)",
+        "stuck_reason": (
+            "3× herstart zonder voortgang; laatst Crashed: Flow run infrastructure exited with non-zero status code -9."
+        ),
+    },
 }

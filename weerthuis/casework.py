@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.regions import Region
+from notifications.events import MailEvent
 from weerthuis import mailing
 from weerthuis.casedb import quota
 from weerthuis.casedb.models import (
@@ -31,6 +33,7 @@ from weerthuis.casedb.models import (
     Lease,
     Nomination,
     Offer,
+    PersonalDataAccess,
     RejectedAnswer,
     Review,
     ReviewSignals,
@@ -92,6 +95,66 @@ class StaleAnswer(RuntimeError):
     """An answer for a stage or attempt the case has already left: a bug in the caller, never silently applied."""
 
 
+class CaseStillOpen(Refused):
+    """Erasing the personal data of a case that has not ended; done only when forced."""
+
+    def __init__(self, reference: str, stage: Stage) -> None:
+        self.reference, self.stage = reference, stage
+        super().__init__(
+            f"Zaak {reference} is nog open ({stage.label}); persoonsgegevens worden pas gewist als de zaak is "
+            "beëindigd."
+        )
+
+
+# What an erased name and free text of the registration read afterwards (their columns are NOT NULL or shown).
+ERASED = "[gewist]"
+
+
+class PersonalDataUse(StrEnum):
+    """What was done with a client's personal data, as the access log records it."""
+
+    SHOW = "show"
+    EXPORT = "export"  # no export exists yet; the log's vocabulary has room for one
+    ERASE = "erase"
+
+    @property
+    def label(self) -> str:
+        """The Dutch word the access log prints."""
+        return USE_LABELS[self]
+
+
+USE_LABELS = {PersonalDataUse.SHOW: "inzage", PersonalDataUse.EXPORT: "export", PersonalDataUse.ERASE: "gewist"}
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """A client's personal data as registered (BSN still encrypted), for the one person who opened it."""
+
+    reference: str
+    full_name: str | None
+    bsn_encrypted: bytes | None
+    date_of_birth: date | None
+    phone: str | None
+    email: str | None
+    origin_municipality: str
+    registration_reason: str
+    housing_wishes: str
+    consent_on: date | None
+    erased_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AccessLine:
+    """One entry of the personal data access log; `at` in UTC."""
+
+    at: datetime
+    reference: str
+    what: PersonalDataUse
+    accessed_by: str
+    os_user: str | None
+    purpose: str
+
+
 @dataclass(frozen=True)
 class HistoryLine:
     at: datetime
@@ -136,6 +199,8 @@ class CaseView:
     flow_run_id: str | None = None
     # An action another system refused, waiting on a coordinator: "zaaksysteem: …reason…".
     problem: str | None = None
+    # The case's run keeps crashing and the recovery gave up: why, for the coordinator.
+    stuck: str | None = None
 
     @property
     def is_waiting(self) -> bool:
@@ -145,6 +210,11 @@ class CaseView:
 def local(moment: datetime) -> datetime:
     """A stored moment in Dutch time (SQLite gives it back without a zone, PostgreSQL in the session's zone)."""
     return moment.replace(tzinfo=AMSTERDAM) if moment.tzinfo is None else moment.astimezone(AMSTERDAM)
+
+
+def utc(moment: datetime) -> datetime:
+    """A moment of the access log in UTC (SQLite gives it back without a zone; it was written in UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def add_months(day: date, months: int) -> date:
@@ -332,6 +402,7 @@ class Casework:
                 next_review_on=case.next_review_on,
                 flow_run_id=case.flow_run_id,
                 problem=_problem_text(*problem) if problem else None,
+                stuck=case.stuck_reason,
                 history=tuple(
                     HistoryLine(local(r.at), r.event, Stage(r.from_stage), Stage(r.to_stage), r.decided_by, r.reason)
                     for r in rows
@@ -559,6 +630,106 @@ class Casework:
             uow.commit()
             return reference
 
+    # Personal data (outside Prefect: only the command line opens it, and every opening is logged) --------------
+
+    def open_personal_data(
+        self, reference: str, *, requested_by: str, purpose: str, os_user: str | None = None
+    ) -> PersonalData:
+        """The client's personal data for a case manager or coordinator of the case's region, who says what for;
+        logged in the same transaction. Nothing is logged once the data is erased (nothing personal is left)."""
+        purpose = purpose.strip()
+        if not purpose:
+            raise InvalidAnswer("Geef op waarvoor u de persoonsgegevens inziet (--purpose).")
+        with self._uow() as uow:
+            case = uow.case(reference)
+            self._check_staff(case, requested_by, (Role.CASE_MANAGER, Role.COORDINATOR))
+            client = uow.session.get_one(Client, case.client_id)
+            data = PersonalData(
+                reference=case.reference,
+                full_name=client.full_name,
+                bsn_encrypted=client.bsn_encrypted,
+                date_of_birth=client.date_of_birth,
+                phone=client.phone,
+                email=client.email,
+                origin_municipality=case.origin_municipality,
+                registration_reason=case.registration_reason,
+                housing_wishes=case.housing_wishes,
+                consent_on=client.consent_on,
+                erased_at=local(client.erased_at) if client.erased_at else None,
+            )
+            if client.erased_at is None:
+                self._log_access(uow.session, case, PersonalDataUse.SHOW, requested_by, purpose, os_user)
+                uow.commit()
+            return data
+
+    def erase_client(
+        self, reference: str, *, decided_by: str, reason: str, force: bool = False, os_user: str | None = None
+    ) -> bool:
+        """Erase the client's personal data and keep the case, its history and all the monitor counts.
+
+        Erased: name (to ERASED), BSN ciphertext and digest, birth date, phone, e-mail, and the registration's free
+        text (origin, reason, wishes; to ERASED). Kept: every code, date and count, the history, the milestones, the
+        outbox (its mails carry no personal data, see weerthuis.mailing). Only a coordinator of the case's region
+        erases, only once the case has ended unless `force` (CaseStillOpen). The erasure is logged with who, when
+        and why. Returns False, changing and logging nothing, if the data was erased already.
+        """
+        reason = reason.strip()
+        if not reason:
+            raise InvalidAnswer("Geef de reden op waarom de persoonsgegevens worden gewist.")
+        with self._uow() as uow:
+            case = uow.case(reference, lock=True)
+            self._check_staff(case, decided_by, (Role.COORDINATOR,))
+            client = uow.session.get_one(Client, case.client_id)
+            if client.erased_at is not None:
+                return False
+            stage = Stage(case.stage)
+            if not stage.is_final and not force:
+                raise CaseStillOpen(case.reference, stage)
+            client.full_name, client.bsn_encrypted, client.bsn_digest = ERASED, None, None
+            client.date_of_birth, client.phone, client.email = None, None, None
+            client.erased_at = self.now()
+            case.origin_municipality = case.registration_reason = case.housing_wishes = ERASED
+            why = reason if stage.is_final else f"{reason} (zaak nog open: {stage.label})"
+            self._log_access(uow.session, case, PersonalDataUse.ERASE, decided_by, why, os_user)
+            uow.commit()
+            return True
+
+    def access_log(self, reference: str | None = None) -> list[AccessLine]:
+        """Who opened or erased personal data, when and for what, oldest first: of one case, or of every case."""
+        with self._uow() as uow:
+            query = (
+                select(PersonalDataAccess, Case.reference)
+                .join(Case, PersonalDataAccess.case_id == Case.id)
+                .order_by(PersonalDataAccess.at, PersonalDataAccess.id)
+            )
+            if reference is not None:
+                query = query.where(PersonalDataAccess.case_id == uow.case(reference).id)
+            return [
+                AccessLine(utc(row.at), ref, PersonalDataUse(row.what), row.accessed_by, row.os_user, row.purpose)
+                for row, ref in uow.session.execute(query).tuples()
+            ]
+
+    def _log_access(
+        self, session: Session, case: Case, what: PersonalDataUse, by: str, purpose: str, os_user: str | None
+    ) -> None:
+        session.add(
+            PersonalDataAccess(
+                case_id=case.id,
+                at=self.now().astimezone(UTC),
+                accessed_by=by,
+                os_user=os_user[:64] if os_user else None,
+                what=what.value,
+                purpose=purpose[:400],
+            )
+        )
+
+    def _check_staff(self, case: Case, code: str, roles: tuple[Role, ...]) -> None:
+        """The person must have one of these roles in the case's region."""
+        region = self.regions[case.region]
+        person = region.person(code)
+        if person is None or person.role not in roles:
+            raise UnknownDecider(f"'{code}' is geen {' of '.join(r.label for r in roles)} in regio {region.name}.")
+
     # The procedure ---------------------------------------------------------------------------------------------
 
     def _apply(
@@ -604,6 +775,7 @@ class Casework:
             )
         )
         self._reach_milestones(session, case, step.event, step.at)
+        case.stuck_run = case.stuck_reason = case.stuck_since = None  # it moves again
         if MOVES[move].target is not None:
             case.stage, case.stage_attempt, case.stage_since = step.to_stage.value, step.attempt, step.at
         region = self.regions[case.region]
@@ -716,6 +888,29 @@ class Casework:
         and a run attached to a case is checked against it."""
         with self._uow() as uow:
             return uow.session.execute(select(CaseDatabase.database_id)).scalar_one()
+
+    def mark_stuck(self, reference: str, flow_run_id: str, reason: str) -> bool:
+        """The case's run keeps crashing: say so on the case and mail the region's coordinators once (per run).
+        False if it was marked for this run already."""
+        with self._uow() as uow:
+            case = uow.case(reference)
+            if case.stuck_run == flow_run_id:
+                return False
+            case.stuck_run, case.stuck_reason, case.stuck_since = flow_run_id, reason[:400], self.now()
+            region = self.regions[case.region]
+            mailing.queue(
+                uow.session,
+                case,
+                region,
+                MailEvent.CASE_STUCK,
+                region.people_with(Role.COORDINATOR),
+                key=f"{reference}:vastgelopen:{flow_run_id}",
+                now=self.now(),
+                ui_url=self.ui_url,
+                extra={"stuck_reason": reason},
+            )
+            uow.commit()
+        return True
 
     def waiting_cases(self) -> list[CaseView]:
         """Every case that waits on someone, oldest due date first."""

@@ -16,6 +16,7 @@ from config.settings import Settings
 
 if TYPE_CHECKING:
     from weerthuis.bootstrap import App
+    from weerthuis.casework import PersonalData
 
 
 def _app(migrate: bool = True) -> App:
@@ -163,14 +164,124 @@ def cmd_register(args: argparse.Namespace) -> int:
     return 0
 
 
+def _os_user() -> str | None:
+    """The account running this command, for the access log beside the staff code given."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return None
+
+
+def _bsn_text(encrypted: bytes | None, settings: Settings) -> str:
+    from cryptography.fernet import Fernet, InvalidToken
+
+    from weerthuis.personal import stored_bsn_key
+
+    if encrypted is None:
+        return "—"
+    key = stored_bsn_key(settings)
+    if key is None:
+        return "(versleuteld; de BSN-sleutel is hier niet)"
+    try:
+        return Fernet(key).decrypt(bytes(encrypted)).decode()
+    except InvalidToken:
+        return "(niet te lezen met deze BSN-sleutel)"
+
+
+def personal_details(data: PersonalData, settings: Settings) -> str:
+    """The client's personal data as `weerthuis show --personal` prints it."""
+    if data.erased_at is not None:
+        return f"Persoonsgegevens: gewist op {data.erased_at:%d-%m-%Y %H:%M} (Nederlandse tijd)."
+
+    def either(value: object) -> str:
+        if value is None or value == "":
+            return "—"
+        return f"{value:%d-%m-%Y}" if isinstance(value, date) else str(value)
+
+    rows = [
+        ("Naam", either(data.full_name)),
+        ("BSN", _bsn_text(data.bsn_encrypted, settings)),
+        ("Geboortedatum", either(data.date_of_birth)),
+        ("Telefoon", either(data.phone)),
+        ("E-mail", either(data.email)),
+        ("Herkomst (gemeente)", either(data.origin_municipality)),
+        ("Reden van aanmelding", either(data.registration_reason)),
+        ("Woonwensen", either(data.housing_wishes)),
+        ("Toestemming gegeven op", either(data.consent_on)),
+    ]
+    return "\n".join(["Persoonsgegevens (deze inzage is vastgelegd):", *(f"- {k}: {v}" for k, v in rows)])
+
+
 def cmd_show(args: argparse.Namespace) -> int:
+    """The pseudonymous summary and history; with --personal also the client's personal data, logged with who
+    asked and what for."""
     from flows.summary import case_history, case_summary
 
+    if not args.personal and (args.by or args.purpose):
+        print(
+            "Fout: --by en --purpose horen bij --personal; zonder --personal toont show geen persoonsgegevens.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.personal and not (args.by and args.purpose):
+        print(
+            "Fout: bij --personal zijn --by (uw medewerkerscode) en --purpose (waarvoor u de gegevens inziet) "
+            "verplicht; de inzage wordt vastgelegd.",
+            file=sys.stderr,
+        )
+        return 2
     application = _app()
     case = application.casework.view(args.reference)
+    personal = None
+    if args.personal:
+        personal = application.casework.open_personal_data(
+            case.reference, requested_by=args.by, purpose=args.purpose, os_user=_os_user()
+        )
     print(case_summary(case, application.regions[case.region]))
+    if personal is not None:
+        print()
+        print(personal_details(personal, application.settings))
     print()
     print(case_history(case))
+    return 0
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    """Erase a client's personal data; the case, its history and the monitor's figures stay."""
+    from weerthuis.casework import CaseStillOpen
+
+    application = _app()
+    try:
+        erased = application.casework.erase_client(
+            args.reference, decided_by=args.by, reason=args.reason, force=args.force, os_user=_os_user()
+        )
+    except CaseStillOpen as still_open:
+        print(f"Fout: {still_open} Moet het toch nu, wis dan met --force.", file=sys.stderr)
+        return 2
+    if erased:
+        print(
+            f"Zaak {args.reference}: persoonsgegevens gewist (naam, BSN, geboortedatum, telefoon, e-mail, herkomst, "
+            "reden van aanmelding, woonwensen). De zaak, haar verloop en de cijfers van de monitor blijven."
+        )
+    else:
+        print(f"Zaak {args.reference}: de persoonsgegevens waren al gewist; niets veranderd.")
+    return 0
+
+
+def cmd_access_log(args: argparse.Namespace) -> int:
+    """Who opened or erased personal data, when (UTC) and for what: of one case, or of every case."""
+    application = _app()
+    lines = application.casework.access_log(args.reference)
+    if not lines:
+        where = f" voor zaak {args.reference}" if args.reference else ""
+        print(f"Geen inzage of wissen van persoonsgegevens vastgelegd{where}.")
+        return 0
+    print(f"{'tijd (UTC)':<19}  {'zaak':<12}  {'wat':<7}  {'door (account)':<24}  doel")
+    for line in lines:
+        who = f"{line.accessed_by} ({line.os_user})" if line.os_user else line.accessed_by
+        print(f"{line.at:%Y-%m-%d %H:%M:%S}  {line.reference:<12}  {line.what.label:<7}  {who:<24}  {line.purpose}")
     return 0
 
 
@@ -377,6 +488,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # The CLI's data folder (WEERTHUIS_DATA_DIR, default .data) unless --data-dir: `weerthuis register` and
     # `start` then work on the demo's case database, not on one of their own with the same references.
     data_dir = (Path(args.data_dir) if args.data_dir else Settings().data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)  # Prefect makes its home inside it as soon as it loads
     os.environ["WEERTHUIS_DATA_DIR"] = str(data_dir)
     started = time.monotonic()
     stack = LocalStack(data_dir, port=args.port)
@@ -467,9 +579,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     register.set_defaults(func=cmd_register)
 
-    show = sub.add_parser("show", help="print a case's pseudonymous summary and history")
+    show = sub.add_parser(
+        "show", help="print a case's pseudonymous summary and history; --personal adds the client's personal data"
+    )
     show.add_argument("reference")
+    show.add_argument(
+        "--personal",
+        action="store_true",
+        help="also print the client's personal data (with --by and --purpose; logged)",
+    )
+    show.add_argument("--by", help="your staff code: a case manager or coordinator of the case's region")
+    show.add_argument("--purpose", help="what you need the personal data for (logged; put no personal data in it)")
     show.set_defaults(func=cmd_show)
+
+    erase = sub.add_parser(
+        "erase", help="erase a client's personal data; the case, its history and the monitor's figures stay"
+    )
+    erase.add_argument("reference")
+    erase.add_argument("--by", required=True, help="staff code of the coordinator erasing")
+    erase.add_argument("--reason", required=True, help="why (logged; put no personal data in it)")
+    erase.add_argument("--force", action="store_true", help="erase although the case has not ended")
+    erase.set_defaults(func=cmd_erase)
+
+    access_log = sub.add_parser("access-log", help="print who opened or erased personal data, when (UTC), what for")
+    access_log.add_argument("reference", nargs="?", help="one case (default: every case)")
+    access_log.set_defaults(func=cmd_access_log)
 
     start = sub.add_parser("start", help="start the outflow run of a registered case")
     start.add_argument("reference")

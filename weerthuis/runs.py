@@ -173,7 +173,8 @@ def waiting_form(flow_run_id: UUID) -> WaitingForm | None:
 
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(flow_run_id).state
-        if state is not None and state.is_final():
+        # Crashed or Failed is not the end: the recovery flow starts the run again (flows/recovery.py).
+        if state is not None and (state.is_completed() or state.is_cancelled()):
             raise RunEnded(f"Run {flow_run_id} ended in {state.type.value}: {state.message}")
         details = state.state_details if state is not None else None
         if state is None or not state.is_paused() or details is None or not details.run_input_keyset:

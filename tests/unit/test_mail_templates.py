@@ -23,6 +23,7 @@ DUTCH_OPENINGS = {
     MailEvent.WARNING_RAISED: "Signaal",
     MailEvent.REMINDER: "Herinnering",
     MailEvent.ESCALATION: "Escalatie",
+    MailEvent.CASE_STUCK: "Vastgelopen",
 }
 
 

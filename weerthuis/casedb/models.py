@@ -97,6 +97,10 @@ class Case(Base):
     next_review_on: Mapped[date | None] = mapped_column(Date)
     # The Prefect flow run that carries the case, for links from the worklist and case page.
     flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    # A run the recovery flow restarted again and again without it getting anywhere (flows/recovery.py).
+    stuck_run: Mapped[str | None] = mapped_column(String(36))
+    stuck_reason: Mapped[str | None] = mapped_column(String(400))
+    stuck_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     client: Mapped[Client] = relationship()
     history: Mapped[list[Transition]] = relationship(order_by="Transition.seq", viewonly=True)
@@ -375,3 +379,19 @@ class OutboxMail(Base):
     last_error: Mapped[str | None] = mapped_column(String(400))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PersonalDataAccess(Base):
+    """Who opened or erased a client's personal data, when (UTC) and for what. Append-only: a database trigger
+    refuses UPDATE and DELETE (migration 0011). Holds staff codes, a case and a purpose, never the data itself."""
+
+    __tablename__ = "personal_data_access"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    # UTC, also on SQLite (which keeps no zone): unlike the case's own moments, not Dutch wall-clock time.
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accessed_by: Mapped[str] = mapped_column(String(40))  # the staff code that asked
+    os_user: Mapped[str | None] = mapped_column(String(64))  # the account that ran the command, if known
+    what: Mapped[str] = mapped_column(String(20))  # casework.PersonalDataUse: show, export, erase
+    purpose: Mapped[str] = mapped_column(String(400))
