@@ -129,8 +129,18 @@ def test_prefect_yaml_deploys_each_flow_with_only_pseudonymous_parameters() -> N
         "mail-outbox": [],
         "counterpart-answers": [],
         "follow-up": ["zaakreferentie", "regio", "nazorgmoment"],
+        "recovery": [],
         "monitor": ["peildatum", "periode", "regio"],
     }
+
+
+def test_recovery_runs_when_a_case_run_crashes_or_fails_and_every_two_minutes() -> None:
+    config = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+    (recovery,) = [d for d in config["deployments"] if d["name"] == "recovery"]
+    assert recovery["schedules"] == [{"interval": 120}]
+    (trigger,) = recovery["triggers"]
+    assert set(trigger["expect"]) == {"prefect.flow-run.Crashed", "prefect.flow-run.Failed"}
+    assert trigger["match_related"]["prefect.resource.name"] == ["outflow-case", "follow-up"]  # never itself
 
 
 def test_reminders_run_every_morning_in_dutch_time() -> None:
