@@ -133,6 +133,17 @@ class LocalStack:
             time.sleep(0.5)
         raise StackError(f"Prefect server not healthy after {timeout:.0f}s; see {self.logs / 'server.log'}")
 
+    def restart_server(self, timeout: float = 120) -> None:
+        """Stop the Prefect server and start it again on the same port and database (what a redeploy does)."""
+        server = next(p for p in self.processes if p.args[2:3] == ["weerthuis.server"])  # type: ignore[index]
+        server.terminate()
+        server.wait(timeout=30)
+        self.processes.remove(server)
+        deadline = time.monotonic() + 30
+        while port_in_use(self.port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.start_server(timeout)
+
     def deploy(self) -> None:
         """Create the process work pool and apply prefect.yaml's deployments."""
         self._run(self.prefect("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"))

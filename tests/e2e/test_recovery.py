@@ -171,3 +171,14 @@ def test_killed_runs_recover_by_themselves_and_nothing_happens_twice(
         for reference in reached:
             run_id = UUID(str(app.casework.view(reference).flow_run_id))
             assert client.read_flow_run(run_id).state.is_paused()  # type: ignore[union-attr]
+
+
+def test_cases_waiting_while_the_server_restarts_go_on_afterwards(app: App, stack: LocalStack) -> None:
+    reference = register(app)
+    desk = Desk(start_case(reference, "emmen", app.casework.database_id()).id)
+    desk.answer("readiness-1-assessment", zrm())
+    desk.next_form("readiness-1-decision")
+    stack.restart_server()
+    desk.submit({"verdict": "klaar voor uitstroom", "decided_by": "EMM-TP-01"})
+    desk.next_form("nomination-1-proposal")
+    assert app.casework.view(reference).history[-1].event == "ReadinessApproved"
