@@ -7,7 +7,7 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NoReturn
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -32,17 +32,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Upper bounds a Dutch region can really have; a larger number is a typo or a hostile file, not a policy.
+MAX_HOMES = 10_000  # homes or placements a year, per corporation, neighbourhood or region
+MAX_DAYS = 365
+Days = Annotated[int, Field(gt=0, le=MAX_DAYS, description="days (1 to 365)")]
+
+
 class Corporation(_Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     name: str
-    contingent: int = Field(ge=0, description="homes a year put up for mediation to this region's cases")
+    contingent: int = Field(
+        ge=0, le=MAX_HOMES, description="homes a year put up for mediation to this region's cases (at most 10 000)"
+    )
     api_block: str | None = Field(default=None, description="name of the corporation's API block, if it has one")
 
 
 class Neighbourhood(_Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     name: str
-    yearly_cap: int = Field(ge=0, description="outflow placements a year this neighbourhood can carry")
+    yearly_cap: int = Field(
+        ge=0, le=MAX_HOMES, description="outflow placements a year this neighbourhood can carry (at most 10 000)"
+    )
 
 
 class CareProvider(_Strict):
@@ -64,25 +74,25 @@ class Person(_Strict):
 class DueDays(_Strict):
     """How many days each waiting step may take before it is due."""
 
-    readiness_assessment: int = Field(gt=0)
-    readiness_decision: int = Field(gt=0)
-    nomination_proposal: int = Field(gt=0)
-    nomination_response: int = Field(gt=0)
-    offer: int = Field(gt=0)
-    offer_response: int = Field(gt=0)
-    lease: int = Field(gt=0)
-    signing: int = Field(default=10, gt=0, description="days the signers have to sign a drawn-up lease")
-    support: int = Field(gt=0)
-    review: int = Field(gt=0, description="days after the review date that the review form is due")
-    escalation: int = Field(default=5, gt=0, description="days the coordinator has to decide on a red card")
-    omklap: int = Field(default=21, gt=0, description="days for the omklap decision at the end of the guidance")
+    readiness_assessment: Days
+    readiness_decision: Days
+    nomination_proposal: Days
+    nomination_response: Days
+    offer: Days
+    offer_response: Days
+    lease: Days
+    signing: Days = Field(default=10, description="days the signers have to sign a drawn-up lease (1 to 365)")
+    support: Days
+    review: Days = Field(description="days after the review date that the review form is due (1 to 365)")
+    escalation: Days = Field(default=5, description="days the coordinator has to decide on a red card (1 to 365)")
+    omklap: Days = Field(default=21, description="days for the omklap decision at the end of the guidance (1 to 365)")
 
 
 class Reminders(_Strict):
     """When the people a step waits on are reminded, and when the coordinator hears it is stuck."""
 
-    days_before_due: int = Field(default=2, ge=1, description="days before the due date of the first reminder")
-    escalate_days_after_due: int = Field(default=3, ge=1, description="days past due of the escalation")
+    days_before_due: Days = Field(default=2, description="days before the due date of the first reminder (1 to 365)")
+    escalate_days_after_due: Days = Field(default=3, description="days past due of the escalation (1 to 365)")
 
 
 URL = r"^https?://\S+$"
@@ -120,14 +130,21 @@ class CaseSystem(_Strict):
 class Region(_Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     name: str
-    yearly_homes_cap: int | None = Field(default=None, ge=0)
-    refusal_limit: int = Field(ge=1, description="refused suitable offers after which priority lapses")
-    reassessment_days: int = Field(gt=0, description="wait before re-assessing a case that is not yet ready")
-    follow_up_months: list[int] = Field(min_length=1)
-    warning_review_months: int = Field(
-        default=1, ge=1, description="after a yellow card, the next review is at most this many months away"
+    yearly_homes_cap: int | None = Field(
+        default=None, ge=0, le=MAX_HOMES, description="homes a year for all corporations together (at most 10 000)"
     )
-    extension_months: int = Field(default=6, ge=1, description="months of guidance an extension adds")
+    refusal_limit: int = Field(ge=1, le=10, description="refused suitable offers after which priority lapses (1 to 10)")
+    reassessment_days: Days = Field(description="wait before re-assessing a case that is not yet ready (1 to 365)")
+    follow_up_months: list[Annotated[int, Field(le=120)]] = Field(
+        min_length=1, max_length=24, description="months after the move of each follow-up review (at most 120)"
+    )
+    warning_review_months: int = Field(
+        default=1,
+        ge=1,
+        le=12,
+        description="after a yellow card, the next review is at most this many months away (1 to 12)",
+    )
+    extension_months: int = Field(default=6, ge=1, le=24, description="months of guidance an extension adds (1 to 24)")
     due_days: DueDays
     reminders: Reminders = Reminders()
     zaaksysteem: CaseSystem | None = None
@@ -181,6 +198,56 @@ class Region(_Strict):
         return timedelta(days=getattr(self.due_days, step))
 
 
+# The shipped files nest four deep; PyYAML's composer recurses, so a hostile file could nest until it overflows.
+_MAX_DEPTH = 20
+
+
+class _RegionLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses aliases, duplicate keys and deep nesting while composing, before anything is built."""
+
+    def __init__(self, text: str, source: str) -> None:
+        super().__init__(text)
+        self.name = source  # so PyYAML's own messages name the file, not "<unicode string>"
+        self.depth = 0
+
+    def refuse(self, mark: Any, problem: str) -> NoReturn:
+        raise RegionConfigError(f"{self.name}:{mark.line + 1}: {problem}")
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            # Region files need none; refusing every alias stops an alias bomb before it is expanded.
+            self.refuse(
+                event.start_mark, f"alias '*{event.anchor}' niet toegestaan: regiobestanden gebruiken geen aliassen"
+            )
+        if self.depth >= _MAX_DEPTH:
+            self.refuse(event.start_mark, f"meer dan {_MAX_DEPTH} niveaus diep genest")
+        self.depth += 1
+        node = super().compose_node(parent, index)
+        self.depth -= 1
+        return node
+
+    def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
+        node = super().compose_mapping_node(anchor)
+        seen: dict[tuple[str, str], int] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if (key.tag, key.value) in seen:
+                    line = seen[(key.tag, key.value)]
+                    self.refuse(key.start_mark, f"sleutel '{key.value}' komt dubbel voor (ook op regel {line})")
+                seen[(key.tag, key.value)] = key.start_mark.line + 1
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (RegionConfigError, yaml.YAMLError):
+            raise
+        except Exception:  # PyYAML's constructors fail in their own ways on '!!int' alone, 2024-13-45, 5000 digits
+            kind = node.tag.rsplit(":", 1)[-1]
+            self.refuse(node.start_mark, f"'{str(node.value)[:40]}' is geen geldige {kind}")
+
+
 def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
     """Map every key path in a YAML document to the (1-based) line it starts on."""
     lines = {path: node.start_mark.line + 1}
@@ -197,8 +264,9 @@ def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, 
 def parse_region(text: str, source: str = "<region>") -> Region:
     """Validate one region file's text; any error names the source, line and key."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = _RegionLoader(text, source)
+        node = loader.get_single_node()
+        data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise RegionConfigError(f"{source}: geen geldige YAML: {exc}") from exc
     if node is None or not isinstance(data, dict):
@@ -218,7 +286,15 @@ def parse_region(text: str, source: str = "<region>") -> Region:
 
 
 def load_region(path: Path) -> Region:
-    return parse_region(path.read_text(encoding="utf-8"), source=str(path))
+    """One region file; bytes that are not UTF-8 are reported with their line and offset."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        bad = raw[exc.start : exc.end]
+        raise RegionConfigError(f"{path}:{line}: geen UTF-8: byte {bad!r} op positie {exc.start}") from None
+    return parse_region(text, source=str(path))
 
 
 @cache

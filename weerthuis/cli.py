@@ -696,6 +696,7 @@ def main(argv: list[str] | None = None) -> int:
 
     add_commands(sub)  # monitor, synthetic
     args = parser.parse_args(argv)
+    from config.regions import RegionConfigError
     from weerthuis.act import NoCounterparts, NothingToAnswer
     from weerthuis.casedb.quota import Refused
     from weerthuis.casedb.uow import UnknownCase
@@ -708,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
 
             require_prefect_server()  # without it Prefect would start a temporary server and time out
         return int(args.func(args))
-    except (Refused, UnknownCase, InvalidBsn, NoCounterparts, NothingToAnswer) as exc:
+    except (Refused, UnknownCase, InvalidBsn, NoCounterparts, NothingToAnswer, RegionConfigError) as exc:
         print(f"Fout: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:

@@ -365,3 +365,14 @@ def test_every_case_database_has_its_own_identity(tmp_path: Path) -> None:
             assert connection.execute(select(func.count()).select_from(CaseDatabase)).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_a_broken_region_file_is_one_dutch_line_naming_file_and_line(tmp_path: Path) -> None:
+    regions = tmp_path / "regions"
+    regions.mkdir()
+    shipped = (REPO / "config" / "regions" / "emmen.yaml").read_text(encoding="utf-8")
+    (regions / "emmen.yaml").write_text(shipped.replace("refusal_limit: 2\n", "refusal_limit: 2\nrefusal_limit: 3\n"))
+    result = weerthuis(cli_env(tmp_path / "data", WEERTHUIS_REGIONS_DIR=str(regions)), "show", "WT-2026-0001")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert re.search(r"^Fout: .*emmen\.yaml:\d+: sleutel 'refusal_limit' komt dubbel voor", result.stderr, re.M)
