@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -61,7 +60,7 @@ class Chaos:
     kills: list[tuple[str, float]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def strike(self, reference: str, flow_run_id: UUID, window: float = 8.0) -> None:
+    def strike(self, reference: str, flow_run_id: UUID, window: float = 6.0) -> None:
         with self.lock:
             if len(self.kills) >= self.budget:
                 return
@@ -89,45 +88,32 @@ def walk(
     app: App,
     api_url: str,
     reference: str,
-    neighbourhood: str,
     chaos: Chaos,
     reached: dict[str, str],
     errors: list[BaseException],
 ) -> None:
-    """One case from the ZRM to the lease, every answer followed by a kill at a random moment."""
+    """One case from the ZRM to the corporation's acceptance, every answer followed by a kill at a random moment."""
     try:
         with temporary_settings(updates={PREFECT_API_URL: api_url}):  # settings are per thread
-            walk_case(app, reference, neighbourhood, chaos, reached)
+            walk_case(app, reference, chaos, reached)
     except BaseException as exc:  # reported by the test's thread
         errors.append(exc)
 
 
-def walk_case(app: App, reference: str, neighbourhood: str, chaos: Chaos, reached: dict[str, str]) -> None:
+def walk_case(app: App, reference: str, chaos: Chaos, reached: dict[str, str]) -> None:
     run = start_case(reference, "emmen", app.casework.database_id())
     app.casework.attach_run(reference, str(run.id))
     desk = Desk(run.id)
-    today = date.today()
-    offer = {
-        "dwelling_reference": f"VHE-{neighbourhood[:4].upper()}",
-        "neighbourhood": neighbourhood,
-        "rent": 598.0,
-        "viewing_on": (today + timedelta(days=3)).isoformat(),
-        "decided_by": "EMM-DOM-01",
-    }
-    lease = {"contract_form": "driepartijenovereenkomst", "temporary": "ja", "decided_by": "EMM-DOM-01"}
     steps: list[tuple[str, dict[str, Any]]] = [
         ("readiness-1-assessment", zrm()),
         ("readiness-1-decision", {"verdict": "klaar voor uitstroom", "decided_by": "EMM-TP-01"}),
         ("nomination-1-proposal", {"corporation": "domesta", "decided_by": "EMM-TP-01"}),
         ("nomination-1-response", {"answer": "geaccepteerd", "decided_by": "EMM-DOM-01"}),
-        ("offer-1-offer", offer),
-        ("offer-1-answer", {"answer": "geaccepteerd", "decided_by": "EMM-TB-01"}),
-        ("tenancy-1-lease", lease),
     ]
     for key, answer in steps:
         desk.answer(key, answer)
         chaos.strike(reference, run.id)
-    reached[reference] = desk.next_form("tenancy-1-signing").key
+    reached[reference] = desk.next_form("offer-1-offer").key
 
 
 def test_killed_runs_recover_by_themselves_and_nothing_happens_twice(
@@ -136,25 +122,24 @@ def test_killed_runs_recover_by_themselves_and_nothing_happens_twice(
     chaos = Chaos(budget=KILLS, rng=random.Random(20261202))
     reached: dict[str, str] = {}
     errors: list[BaseException] = []
-    neighbourhoods = ("bargeres", "emmermeer", "centrum", "klazienaveen")
-    cases = {register(app): wijk for wijk in neighbourhoods}  # one after the other: references are counted
+    cases = [register(app) for _ in range(5)]  # one after the other: references are counted
     walkers = [
-        threading.Thread(target=walk, args=(app, stack.api_url, reference, wijk, chaos, reached, errors))
-        for reference, wijk in cases.items()
+        threading.Thread(target=walk, args=(app, stack.api_url, reference, chaos, reached, errors))
+        for reference in cases
     ]
     for walker in walkers:
         walker.start()
     for walker in walkers:
         walker.join(timeout=1500)
     assert not errors, errors
-    assert len(reached) == 4 and set(reached.values()) == {"tenancy-1-signing"}
+    assert len(reached) == 5 and set(reached.values()) == {"offer-1-offer"}
     killed = [moment for reference, moment in chaos.kills if reference]
     assert len(killed) >= KILLS * 3 // 4, chaos.kills  # most kills landed in a running step
 
     # Every case went on: its history is the procedure's, once each.
     for reference in reached:
         events = [line.event for line in app.casework.view(reference).history]
-        assert Counter(events)["NominationProposed"] == 1 and events[-1] == "LeaseDrawnUp", events
+        assert Counter(events)["NominationProposed"] == 1 and events[-1] == "NominationAccepted", events
     # Each effect on another system happened once, under its idempotency key.
     calls = Counter(
         (system, operation, key)
