@@ -113,7 +113,8 @@ def ask(
         except (Refused, ValueError, ArithmeticError) as exc:
             rejected = str(exc) if isinstance(exc, Refused) else unreadable(exc, form)
             casework.reject_answer(case.reference, round_key, rejected)
-            get_run_logger().warning("Zaak %s: invoer voor %s afgewezen: %s", case.reference, round_key, exc)
+            # The reason, not the exception: pydantic's text carries the typed value (Prefect keeps logs).
+            get_run_logger().warning("Zaak %s: invoer voor %s afgewezen: %s", case.reference, round_key, rejected)
 
 
 def above_the_form(case: CaseView, region: Region, note: str = "", rejected: str | None = None) -> str:

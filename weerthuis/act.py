@@ -71,17 +71,17 @@ def _problem(response: httpx.Response) -> str:
     return str(body.get("detail") or body.get("title") or body)
 
 
-def accept_nomination(fakes: Counterparts, reference: str) -> str:
+def answer_nomination(fakes: Counterparts, reference: str, decline_reason: str | None = None) -> str:
+    """The corporation accepts the case's nomination, or declines it with one of the contract's reasons."""
     nomination = fakes.latest("corporaties", "voordrachten", reference)
-    fakes.control("corporaties", "POST", f"voordrachten/{nomination['id']}/antwoord", {"status": "geaccepteerd"})
-    return f"De corporatie heeft de voordracht van {reference} geaccepteerd."
-
-
-def decline_nomination(fakes: Counterparts, reference: str, reason: str) -> str:
-    nomination = fakes.latest("corporaties", "voordrachten", reference)
-    answer = {"status": "afgewezen", "afwijzingsreden": reason}
+    answer = (
+        {"status": "geaccepteerd"}
+        if decline_reason is None
+        else {"status": "afgewezen", "afwijzingsreden": decline_reason}
+    )
     fakes.control("corporaties", "POST", f"voordrachten/{nomination['id']}/antwoord", answer)
-    return f"De corporatie heeft de voordracht van {reference} afgewezen ({reason})."
+    said = "geaccepteerd" if decline_reason is None else f"afgewezen ({decline_reason})"
+    return f"De corporatie heeft de voordracht van {reference} {said}."
 
 
 def offer_dwelling(

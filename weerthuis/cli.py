@@ -312,9 +312,9 @@ def cmd_act(args: argparse.Namespace) -> int:
     fakes = act.Counterparts.of(Settings().data_dir.resolve())
     reference = args.reference
     if args.action == "accept":
-        said = act.accept_nomination(fakes, reference)
+        said = act.answer_nomination(fakes, reference)
     elif args.action == "decline":
-        said = act.decline_nomination(fakes, reference, args.reason)
+        said = act.answer_nomination(fakes, reference, decline_reason=args.reason)
     elif args.action == "offer":
         said = act.offer_dwelling(
             fakes,
