@@ -170,10 +170,45 @@ def immediate_sqlite_transactions() -> None:
     AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
 
 
+class HttpRequestLimit:
+    """Prefect's request limit on SQLite (at most `limit` requests at once), for HTTP requests only.
+
+    Prefect 3.8.8 counts websockets too, and every flow-run process keeps its event sockets (`/api/events/in`)
+    open as long as it runs: measured, 50 case runs started at once filled the 100 places with sockets and every
+    request after that — the runs' own state changes, `/api/health` — waited forever; the server hung."""
+
+    def __init__(self, app: ASGIApp, limit: float) -> None:
+        import anyio
+
+        self.app = app
+        self._limiter = anyio.CapacityLimiter(limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with self._limiter:
+            await self.app(scope, receive, send)
+
+
+def limit_http_requests_only(app: Any) -> None:
+    """Put HttpRequestLimit where Prefect's app has its RequestLimitMiddleware (before the app first runs)."""
+    from prefect.server.api.server import RequestLimitMiddleware
+    from starlette.middleware import Middleware
+
+    assert app.middleware_stack is None, "the middleware of a running app cannot change"
+    app.user_middleware = [
+        Middleware(HttpRequestLimit, *m.args, **m.kwargs) if m.cls is RequestLimitMiddleware else m
+        for m in app.user_middleware
+    ]
+
+
 def create_app() -> ASGIApp:
     from prefect.server.api.server import create_app as prefect_app
 
+    prefect = prefect_app(final=True)
     if on_sqlite():
         immediate_sqlite_transactions()
-    app: ASGIApp = UiTweaks(DutchRefusals(prefect_app(final=True)))
+        limit_http_requests_only(prefect)
+    app: ASGIApp = UiTweaks(DutchRefusals(prefect))
     return RetryWhenLocked(app) if on_sqlite() else app

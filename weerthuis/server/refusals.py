@@ -63,6 +63,10 @@ def explain(error: ValidationError, properties: dict[str, Any]) -> tuple[str, st
             return name, f"'{value}' is geen {TYPES.get(wanted, wanted)}."
         case "format":
             return name, f"'{value}' is geen {FORMATS.get(error.validator_value, error.validator_value)}."
+        case "exclusiveMinimum":
+            return name, f"{value} kan niet; vul meer dan {error.validator_value} in."
+        case "exclusiveMaximum":
+            return name, f"{value} kan niet; vul minder dan {error.validator_value} in."
         case "minLength":
             return name, "niet ingevuld." if value == "" else "te kort."
         case "maxLength":
