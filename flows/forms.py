@@ -259,7 +259,8 @@ def offer_form(neighbourhoods: Choices, consultants: Choices) -> type[RunInput]:
             ),
         ),
         neighbourhood=_closed(neighbourhoods, title="Wijk"),
-        rent=(float, Field(gt=0, le=1500, title="Kale huur per maand (€)")),
+        # At least a cent: the rent is kept in whole cents, so 0.004 would be stored as € 0,00.
+        rent=(float, Field(ge=0.01, le=1500, title="Kale huur per maand (€)")),
         viewing_on=(Day, Field(title="Datum bezichtiging")),
         decided_by=_decided_by(consultants, "woonconsulent"),
     )

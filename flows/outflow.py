@@ -72,20 +72,22 @@ def gate_key(case: CaseView) -> str:
 def ask(
     application: App,
     case: CaseView,
-    form: type[RunInput],
+    form: type[RunInput] | Callable[[], type[RunInput]],
     apply: Callable[[Any], None],
     note: str = "",
     **defaults: Any,
 ) -> None:
     """Suspend for the form, then apply the answer; an answer the procedure refuses is asked again, with why.
+    `form`: the form, or how to build it when its choices can change between rounds (built anew each round);
     `note`: a line of Markdown above the case summary; `defaults`: the form's pre-filled values.
 
     Refused answers are kept in the case database, so a replay skips them instead of applying them again.
     """
     casework, region = application.casework, application.regions[case.region]
-    key, rejected = gate_key(case), None
+    key, rejected, build = gate_key(case), None, form
     for round_ in count(1):
         round_key = key if round_ == 1 else f"{key}-{round_}"
+        form = build if isinstance(build, type) else build()
         earlier = casework.rejection(case.reference, round_key)
         if earlier is not None:
             rejected = earlier
@@ -161,7 +163,37 @@ def unreadable(exc: Exception, form: type[RunInput] | None = None) -> str:
         info = fields.get(name)
         return (info.title if info is not None and info.title else name) or "formulier"
 
-    return "; ".join(f"'{title(e['loc'])}': {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+    return "; ".join(f"'{title(e['loc'])}': {in_dutch(e)}" for e in exc.errors())
+
+
+# Pydantic's words for what it refused, by error type, as the person who filled in the form reads them.
+DUTCH_ERRORS = {
+    "missing": "niet ingevuld.",
+    "float_parsing": "vul een getal in.",
+    "float_type": "vul een getal in.",
+    "finite_number": "vul een getal in.",
+    "int_parsing": "vul een heel getal in.",
+    "int_type": "vul een heel getal in.",
+    "int_from_float": "vul een heel getal in.",
+    "date_parsing": "geen bestaande datum; vul de datum in als jjjj-mm-dd.",
+    "date_from_datetime_parsing": "geen bestaande datum; vul de datum in als jjjj-mm-dd.",
+    "date_from_datetime_inexact": "alleen een datum, zonder tijd.",
+    "date_type": "vul een datum in.",
+    "string_type": "vul tekst in.",
+    "string_pattern_mismatch": "heeft niet de juiste vorm.",
+    "string_too_long": "te lang.",
+    "greater_than": "te laag.",
+    "greater_than_equal": "te laag.",
+    "less_than": "te hoog.",
+    "less_than_equal": "te hoog.",
+    "enum": "is hier geen keuze.",
+    "literal_error": "is hier geen keuze.",
+}
+
+
+def in_dutch(error: Any) -> str:
+    """One pydantic error in Dutch; a rule of ours (a ValueError in a validator) already speaks Dutch."""
+    return DUTCH_ERRORS.get(error["type"]) or str(error["msg"]).removeprefix("Value error, ")
 
 
 def given_answer(form: type[RunInput], key: str) -> Any | None:
@@ -216,15 +248,19 @@ def await_readiness_decision(application: App, case: CaseView) -> None:
 def await_nomination_proposal(application: App, case: CaseView) -> None:
     casework = application.casework
     region = application.regions[case.region]
-    # Only corporations with places left; if none has any, all are shown and the refusal explains why.
-    open_corporations = named(region.corporations, casework.corporations_with_places(case.region)) or named(
-        region.corporations
-    )
+    coordinators = people(application, case, Step.NOMINATION_PROPOSAL)
+
+    def form() -> type[RunInput]:
+        # Only corporations with places left, counted anew for each round: while the form was open, other cases
+        # may have taken the last places. If none has any, all are shown and the refusal explains why.
+        places = casework.corporations_with_places(case.region)
+        return forms.nomination_proposal_form(
+            named(region.corporations, places) or named(region.corporations), coordinators
+        )
 
     def apply(answer: Any) -> None:
         casework.propose_nomination(case.reference, case.attempt, answer.corporation, answer.decided_by)
 
-    form = forms.nomination_proposal_form(open_corporations, people(application, case, Step.NOMINATION_PROPOSAL))
     ask(application, case, form, apply)
 
 
