@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import httpx
 from prefect import get_client
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.responses import SetStateStatus
 from prefect.deployments import run_deployment
@@ -169,42 +172,79 @@ class RunEnded(RuntimeError):
 
 def waiting_form(flow_run_id: UUID) -> WaitingForm | None:
     """The form the run is suspended on now, once its schema is stored (resuming earlier is a race); else None."""
+    with get_client(sync_client=True) as client:
+        return _form_of(client, client.read_flow_run(flow_run_id))
+
+
+def _form_of(client: SyncPrefectClient, run: FlowRun) -> WaitingForm | None:
     import json
 
-    with get_client(sync_client=True) as client:
-        state = client.read_flow_run(flow_run_id).state
-        # Crashed or Failed is not the end: the recovery flow starts the run again (flows/recovery.py).
-        if state is not None and (state.is_completed() or state.is_cancelled()):
-            raise RunEnded(f"Run {flow_run_id} ended in {state.type.value}: {state.message}")
-        details = state.state_details if state is not None else None
-        if state is None or not state.is_paused() or details is None or not details.run_input_keyset:
+    state = run.state
+    # Crashed or Failed is not the end: the recovery flow starts the run again (flows/recovery.py).
+    if state is not None and (state.is_completed() or state.is_cancelled()):
+        raise RunEnded(f"Run {run.id} ended in {state.type.value}: {state.message}")
+    details = state.state_details if state is not None else None
+    if state is None or not state.is_paused() or details is None or not details.run_input_keyset:
+        return None
+    keys = details.run_input_keyset
+    # Prefect stores the schema and then the description after the run is suspended: every form of ours has a
+    # description (the case summary), so the form is there once both are.
+    schema = _stored_input(client, run.id, keys["schema"])
+    description = _stored_input(client, run.id, keys["description"]) if schema is not None else None
+    if schema is None or description is None:
+        return None
+    return WaitingForm(run.id, details.pause_key or "", json.loads(schema), json.loads(description))
+
+
+def _stored_input(client: SyncPrefectClient, flow_run_id: UUID, key: str) -> str | None:
+    """The run input under `key`, or None if there is none (any other error is raised)."""
+    try:
+        return client.read_flow_run_input(flow_run_id, key)
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code == 404:
             return None
-        keys = details.run_input_keyset
-        try:
-            schema = client.read_flow_run_input(flow_run_id, keys["schema"])
-        except Exception:  # not stored yet
-            return None
-        try:
-            description = client.read_flow_run_input(flow_run_id, keys["description"])
-        except Exception:
-            description = None
-    return WaitingForm(
-        flow_run_id, details.pause_key or "", json.loads(schema), json.loads(description) if description else None
-    )
+        raise
 
 
 def wait_for_form(flow_run_id: UUID, *, after_key: str | None = None, timeout: float = 120) -> WaitingForm:
     """Wait until the run is suspended on a form other than `after_key`, with its schema stored."""
+    return wait_for_forms([flow_run_id], after_key=after_key, timeout=timeout)[flow_run_id]
+
+
+def wait_for_forms(
+    flow_run_ids: Iterable[UUID], *, after_key: str | None = None, timeout: float = 120
+) -> dict[UUID, WaitingForm]:
+    """Wait until every run is suspended on a form other than `after_key`, with its schema stored: one client
+    and one query per round for all of them (50 runs polled one by one load a SQLite server by themselves)."""
+    waiting = {run_id: None for run_id in flow_run_ids}
+    found: dict[UUID, WaitingForm] = {}
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        form = waiting_form(flow_run_id)
-        if form is not None and form.key != after_key:
-            return form
-        time.sleep(0.5)
     with get_client(sync_client=True) as client:
-        state = client.read_flow_run(flow_run_id).state
-    now = "without a state" if state is None else f"{state.type.value} {state.name!r} ({state.message or '-'})"
-    raise TimeoutError(f"Run {flow_run_id} is not waiting on a new form after {timeout:.0f}s; it is {now}")
+        while True:
+            left = [run_id for run_id in waiting if run_id not in found]
+            if not left:
+                return {run_id: found[run_id] for run_id in waiting}
+            if time.monotonic() > deadline:
+                break
+            try:
+                for run in client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=left)), limit=len(left)
+                ):
+                    form = _form_of(client, run)
+                    if form is not None and form.key != after_key:
+                        found[run.id] = form
+            except httpx.HTTPError:  # the server is busy or restarting: ask again in the next round
+                pass
+            if len(found) < len(waiting):
+                time.sleep(0.5)
+        late = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=left[:5])))
+    states = "; ".join(f"{run.id} is {_state_of(run)}" for run in late)
+    raise TimeoutError(f"{len(left)} run(s) not waiting on a new form after {timeout:.0f}s: {states}")
+
+
+def _state_of(run: FlowRun) -> str:
+    state = run.state
+    return "without a state" if state is None else f"{state.type.value} {state.name!r} ({state.message or '-'})"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,142 @@
+"""A burst of approvals: 50 coordinators nominate to one corporation at the same moment, with 10 places left.
+
+On the default stack (SQLite under the Prefect server and the case database) and on PostgreSQL (both), every one
+of the 50 resume calls lands, exactly 10 cases are nominated, the other 40 are asked again with the reason, no run
+crashes, and the SQLite server never says "database is locked".
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.objects import StateType
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from sqlalchemy import create_engine, text
+
+from config.settings import REGIONS_DIR, Settings
+from integrations.fakes import CallLedger
+from tests.conftest import POSTGRES_URL
+from tests.integration.helpers import to_nomination
+from weerthuis.bootstrap import App, build
+from weerthuis.devstack import LocalStack, free_port
+from weerthuis.domain.steps import Step
+from weerthuis.runs import answer_form, start_case, wait_for_forms
+
+pytestmark = pytest.mark.stack
+
+CASES, PLACES = 50, 10
+NOMINATE = {"corporation": "domesta", "decided_by": "EMM-TP-01"}
+
+
+def regions_with_places(folder: Path, places: int) -> Path:
+    """The shipped region files, with Domesta's contingent in Emmen set to `places`."""
+    folder.mkdir()
+    for source in REGIONS_DIR.glob("*.yaml"):
+        (folder / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    emmen = folder / "emmen.yaml"
+    shipped = emmen.read_text(encoding="utf-8")
+    changed = re.sub(r"(code: domesta, name: Domesta, contingent: )\d+", rf"\g<1>{places}", shipped)
+    assert changed != shipped
+    emmen.write_text(changed, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def prefect_postgres_url() -> Iterator[str]:
+    """A database of its own for the Prefect server on the test PostgreSQL (the `postgres_url` fixture decides
+    whether PostgreSQL is required here or skipped)."""
+    name = f"wt_prefect_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    server = admin.url.set(drivername="postgresql+asyncpg", database=name)
+    yield server.render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def burst_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LocalStack, App]]:
+    regions = regions_with_places(tmp_path / "regions", PLACES)
+    env = {"WEERTHUIS_REGIONS_DIR": str(regions)}
+    settings = Settings(data_dir=tmp_path / "data", regions_dir=regions)
+    if request.param == "postgresql":
+        case_db = request.getfixturevalue("postgres_url")
+        env |= {
+            "WEERTHUIS_CASE_DB_URL": case_db,
+            "WEERTHUIS_PREFECT_DATABASE_URL": request.getfixturevalue("prefect_postgres_url"),
+        }
+        settings = Settings(data_dir=tmp_path / "data", regions_dir=regions, case_db_url=case_db)
+    stack = LocalStack(settings.data_dir, port=free_port(), extra_env=env)
+    with stack, temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+        yield stack, build(settings, migrate=True)
+
+
+def in_threads(api_url: str, work: Any, items: list[Any]) -> list[Any]:
+    """`work(item)` for every item at once, each in a thread with this stack's API (settings are per thread)."""
+
+    def one(item: Any) -> Any:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            return work(item)
+
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        return list(pool.map(one, items))
+
+
+def test_fifty_nominations_at_once_for_ten_places(burst_stack: tuple[LocalStack, App]) -> None:
+    stack, app = burst_stack
+    casework = app.casework
+    references = [to_nomination(casework) for _ in range(CASES)]
+    runs = {ref: start_case(ref, "emmen", casework.database_id()).id for ref in references}
+    for ref, run_id in runs.items():
+        casework.attach_run(ref, str(run_id))
+
+    started = time.monotonic()
+    forms = wait_for_forms(runs.values(), timeout=900)
+    print(f"{CASES} runs started → all on their form: {time.monotonic() - started:.0f} s")
+    assert {form.key for form in forms.values()} == {"nomination-1-proposal"}
+
+    # The 50 coordinators press "Submit" at the same moment.
+    results = in_threads(stack.api_url, lambda run_id: answer_form(run_id, NOMINATE), [*runs.values()])
+    assert [r for r in results if not r.accepted] == []  # every resume call landed
+
+    started = time.monotonic()
+    waiting = wait_for_forms(runs.values(), after_key="nomination-1-proposal", timeout=900)
+    print(f"{CASES} answers given at once → every run on its next form: {time.monotonic() - started:.0f} s")
+    after = {ref: waiting[run_id] for ref, run_id in runs.items()}
+    assert Counter(form.key for form in after.values()) == {
+        "nomination-1-response": PLACES,
+        "nomination-1-proposal-2": CASES - PLACES,
+    }
+    for ref, form in after.items():
+        case = casework.view(ref)
+        if form.key == "nomination-1-response":
+            assert case.waiting_for is Step.NOMINATION_RESPONSE and case.corporation == "domesta"
+        else:  # asked again, with why, and Domesta is no longer offered
+            assert case.waiting_for is Step.NOMINATION_PROPOSAL
+            assert "Het contingent van Domesta" in (form.description or ""), form.description
+            assert "domesta" not in form.schema["properties"]["corporation"]["enum"]
+            assert "contingent van Domesta" in (casework.rejection(ref, "nomination-1-proposal") or "")
+    assert "domesta" not in casework.corporations_with_places("emmen")
+
+    # Ten nominations reached the corporation's system, each once.
+    nominations = Counter(
+        key for system, operation, key, _ in CallLedger(app.settings.ledger_path).calls() if "nomination" in operation
+    )
+    assert len(nominations) == PLACES and set(nominations.values()) == {1}, nominations
+    # No run crashed or failed on the way, not even for a moment the recovery would have mended.
+    with get_client(sync_client=True) as client:
+        for run_id in runs.values():
+            kinds = {state.type for state in client.read_flow_run_states(run_id)}
+            assert not kinds & {StateType.CRASHED, StateType.FAILED}, (run_id, kinds)
+    assert "database is locked" not in (stack.logs / "server.log").read_text(errors="replace")
