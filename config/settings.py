@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REGIONS_DIR = Path(__file__).parent / "regions"
@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     mail: MailSettings = MailSettings()
     # The Prefect UI address people open from a mail; by default the one Prefect derives from its API URL.
     ui_url: str | None = None
+    # Days a finished run stays in Prefect with its inputs (form answers) and logs; the `retention` flow
+    # (flows/retention.py) deletes it after that, unless it is still a case's current run.
+    prefect_retention_days: int = Field(default=90, ge=1, le=3650)
 
     @property
     def database_url(self) -> str:

@@ -131,6 +131,7 @@ def test_prefect_yaml_deploys_each_flow_with_only_pseudonymous_parameters() -> N
         "follow-up": ["zaakreferentie", "regio", "nazorgmoment"],
         "recovery": [],
         "monitor": ["peildatum", "periode", "regio"],
+        "retention": [],
     }
 
 
@@ -147,3 +148,11 @@ def test_reminders_run_every_morning_in_dutch_time() -> None:
     config = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
     (reminders,) = [d for d in config["deployments"] if d["name"] == "reminders"]
     assert reminders["schedules"] == [{"cron": "0 7 * * *", "timezone": "Europe/Amsterdam"}]
+
+
+def test_retention_runs_every_night_in_dutch_time() -> None:
+    config = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+    (retention,) = [d for d in config["deployments"] if d["name"] == "retention"]
+    assert retention["entrypoint"] == "flows/retention.py:retention"
+    assert retention["schedules"] == [{"cron": "30 3 * * *", "timezone": "Europe/Amsterdam"}]
+    assert retention["work_pool"] == {"name": "weer-thuis"}
