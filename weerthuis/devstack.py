@@ -73,9 +73,17 @@ class LocalStack:
             "PREFECT_SERVER_API_PORT": str(port),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+            # Prefect 3.8.8 leaves SQLite's "database is locked" out of the server log by default: show it.
+            "PREFECT_SERVER_LOG_RETRYABLE_ERRORS": "true",
             "PREFECT_WORKER_QUERY_SECONDS": str(worker_query_seconds),
             "PREFECT_WORKER_PREFETCH_SECONDS": "5",
             "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+            # Each flow run sends a heartbeat every 30 s (Prefect's minimum; default 180); the recovery declares a case
+            # run Crashed after 3 missed (flows/recovery.py): a run whose worker died with it.
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
+            # Concurrency slots (the recovery deployment's limit of 1) kept on disk, not in the server's memory: a
+            # server restart must not lose the lease of a slot and leave it taken for good.
+            "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem",
             "PYTHONPATH": str(REPO),
             "WEERTHUIS_HOME": str(REPO),
             "WEERTHUIS_DATA_DIR": str(self.data_dir),
@@ -146,7 +154,10 @@ class LocalStack:
 
     def deploy(self) -> None:
         """Create the process work pool and apply prefect.yaml's deployments."""
-        self._run(self.prefect("work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"))
+        template = self.data_dir / "work-pool.json"
+        template.write_text(json.dumps(process_pool_template(), indent=2) + "\n")
+        create = ["work-pool", "create", WORK_POOL, "--type", "process", "--base-job-template", str(template)]
+        self._run(self.prefect(*create, "--overwrite"))
         self._run(self.prefect("--no-prompt", "deploy", "--all"))
         # Not a "{{ $VAR }}" in prefect.yaml: Prefect 3.8.8 checks `interval` as a duration before templating, and
         # a file that fails the check is skipped whole (no deployment at all). Replacing the schedule drops the
@@ -245,6 +256,19 @@ class LocalStack:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def process_pool_template() -> dict[str, Any]:
+    """Prefect's process work pool, starting each flow run as one Python process instead of two.
+
+    Without a command, Prefect 3.8.8's process worker starts a workspace supervisor that runs the deployment's pull
+    steps and then execs a fresh `python -m prefect.engine` — two interpreters importing Prefect (~2 s of CPU each)
+    for every start and every resume. With the engine as the command, the engine runs the pull steps itself."""
+    from prefect.workers.process import ProcessWorker
+
+    template = ProcessWorker.get_default_base_job_template()
+    template["variables"]["properties"]["command"]["default"] = f"{sys.executable} -m prefect.engine"
+    return template
 
 
 def save_fake_blocks(zgw_port: int, corporation_port: int, care_port: int, esign_port: int) -> int:

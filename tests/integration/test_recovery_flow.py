@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import pytest
 from prefect import get_client
 from prefect.client.schemas.objects import FlowRun
-from prefect.states import Crashed, Failed, Suspended
+from prefect.events import emit_event
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from prefect.states import Crashed, Failed, Pending, Running, State, Suspended
 from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import select
 
 from flows.outflow import outflow_case
 from flows.pages import case_page, worklist
-from flows.recovery import MAX_RESTARTS, RESTART, recover, stranded_runs
+from flows.recovery import (
+    MAX_RESTARTS,
+    MISSES_ENV,
+    PENDING_FOR,
+    RESTART,
+    declare_crashed,
+    last_sign_of_life,
+    recover,
+    silent_after,
+    silent_runs,
+    stranded_runs,
+)
 from tests.integration.helpers import to_nomination
 from weerthuis.casedb.models import OutboxMail
 from weerthuis.casework import Casework
@@ -101,3 +116,94 @@ def test_runs_that_are_not_the_cases_own_are_left_alone(deployment_id: UUID, cas
     old = crash(case_run(casework, deployment_id, reference))
     case_run(casework, deployment_id, reference)  # the case now has another run
     assert recover(casework, old) is None
+
+
+# Runs whose worker died with them: nobody reports them Crashed, they only stop giving signs of life.
+SILENT_FOR = timedelta(seconds=90)  # 3 heartbeats of 30 s
+
+
+def moved(run: FlowRun, state: State) -> FlowRun:
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run.id, state, force=True)
+        return client.read_flow_run(run.id)
+
+
+def heartbeat(run: FlowRun, at: datetime) -> None:
+    """What the run's process sends every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds, once the server stored it (it
+    writes events in batches, every few seconds)."""
+    emit_event(
+        "prefect.flow-run.heartbeat", resource={"prefect.resource.id": f"prefect.flow-run.{run.id}"}, occurred=at
+    )
+    deadline = time.monotonic() + 60
+    while last_sign_of_life(run) != at:
+        assert time.monotonic() < deadline, "heartbeat not stored"
+        time.sleep(0.5)
+
+
+def test_a_running_case_run_that_went_silent_is_declared_crashed_and_restarted(
+    deployment_id: UUID, casework: Casework
+) -> None:
+    reference = to_nomination(casework)
+    run = moved(case_run(casework, deployment_id, reference), Running())
+    assert run.state is not None
+    since = run.state.timestamp
+    assert silent_runs(casework.database_id(), SILENT_FOR, now=since + SILENT_FOR - timedelta(seconds=1)) == []
+    (silent,) = silent_runs(casework.database_id(), SILENT_FOR, now=since + SILENT_FOR + timedelta(seconds=1))
+    assert silent.id == run.id
+
+    crashed = declare_crashed(silent, SILENT_FOR)
+    assert crashed is not None and crashed.state is not None and crashed.state.is_crashed()
+    assert "90 s geen hartslag of ander levensteken (Running)" in (crashed.state.message or "")
+    assert [r.id for r in stranded_runs(casework.database_id())] == [run.id]  # now the recovery's like any crash
+    assert recover(casework, crashed) == "restarted"
+    with get_client(sync_client=True) as client:
+        again = client.read_flow_run(run.id).state
+    assert again is not None and again.name == RESTART and "geen hartslag" in (again.message or "")
+
+
+def test_heartbeats_keep_a_running_run_alive(deployment_id: UUID, casework: Casework) -> None:
+    run = moved(case_run(casework, deployment_id, to_nomination(casework)), Running())
+    assert run.state is not None
+    beat = run.state.timestamp + timedelta(seconds=60)
+    heartbeat(run, beat)
+    assert silent_runs(casework.database_id(), SILENT_FOR, now=beat + SILENT_FOR - timedelta(seconds=1)) == []
+    (silent,) = silent_runs(casework.database_id(), SILENT_FOR, now=beat + SILENT_FOR + timedelta(seconds=1))
+    assert silent.id == run.id
+
+
+def test_a_run_left_pending_by_its_worker_counts_as_silent_too(deployment_id: UUID, casework: Casework) -> None:
+    run = moved(case_run(casework, deployment_id, to_nomination(casework)), Pending())
+    assert run.state is not None
+    # Not while its process may still be starting on a busy machine (no heartbeats before it runs).
+    assert silent_runs(casework.database_id(), SILENT_FOR, now=run.state.timestamp + 2 * SILENT_FOR) == []
+    (silent,) = silent_runs(casework.database_id(), SILENT_FOR, now=run.state.timestamp + PENDING_FOR)
+    assert silent.id == run.id
+
+
+def test_runs_waiting_on_a_form_or_to_be_started_are_never_silent(deployment_id: UUID, casework: Casework) -> None:
+    case_run(casework, deployment_id, to_nomination(casework))  # Scheduled
+    moved(case_run(casework, deployment_id, to_nomination(casework)), Suspended(pause_key="nomination-1-proposal"))
+    a_week_on = datetime.now().astimezone() + timedelta(days=7)
+    assert silent_runs(casework.database_id(), SILENT_FOR, now=a_week_on) == []
+
+
+def test_a_run_that_moved_since_it_was_found_silent_is_left_alone(deployment_id: UUID, casework: Casework) -> None:
+    run = moved(case_run(casework, deployment_id, to_nomination(casework)), Running())
+    assert run.state is not None
+    (silent,) = silent_runs(casework.database_id(), SILENT_FOR, now=run.state.timestamp + 2 * SILENT_FOR)
+    moved(run, Suspended(pause_key="nomination-1-proposal"))  # it was alive after all, and reached its form
+    assert declare_crashed(silent, SILENT_FOR) is None
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run.id).state
+    assert state is not None and state.is_paused()
+
+
+def test_silent_is_three_heartbeats_never_less_than_one_and_a_half(monkeypatch: pytest.MonkeyPatch) -> None:
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 30}):
+        assert silent_after() == timedelta(seconds=90)
+        monkeypatch.setenv(MISSES_ENV, "1.5")  # a quick test stack
+        assert silent_after() == timedelta(seconds=45)
+        monkeypatch.setenv(MISSES_ENV, "1")
+        assert silent_after() == timedelta(seconds=45)
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        assert silent_after() is None  # no heartbeats: no run can be told dead
