@@ -435,7 +435,8 @@ def cmd_preview_mail(args: argparse.Namespace) -> int:
 
 
 DEMO_CLIENTS: list[dict[str, Any]] = [
-    # Fictional people; the BSNs are the public test numbers that pass the elfproef.
+    # Fictional people with every kind of personal data the case database holds (so the demo shows none of it
+    # reaches Prefect); the BSNs are the public test numbers that pass the elfproef.
     dict(
         region="emmen",
         institution="MO",
@@ -448,6 +449,9 @@ DEMO_CLIENTS: list[dict[str, Any]] = [
         registered_by="EMM-TB-01",
         name="Demo Cliënt Een",
         bsn="111222333",
+        birth_date=date(1988, 3, 14),
+        phone="0612345601",
+        email="demo.een@voorbeeld.nl",
     ),
     dict(
         region="emmen",
@@ -461,6 +465,9 @@ DEMO_CLIENTS: list[dict[str, Any]] = [
         registered_by="EMM-TB-02",
         name="Demo Cliënt Twee",
         bsn="123456782",
+        birth_date=date(1979, 11, 2),
+        phone="0612345602",
+        email="demo.twee@voorbeeld.nl",
     ),
     dict(
         region="fryslan",
@@ -474,6 +481,9 @@ DEMO_CLIENTS: list[dict[str, Any]] = [
         registered_by="FRL-TB-01",
         name="Demo Cliënt Drie",
         bsn="999999990",
+        birth_date=date(1995, 7, 23),
+        phone="0612345603",
+        email="demo.drie@voorbeeld.nl",
     ),
 ]
 
@@ -499,7 +509,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     references = application.casework.references()
     if not references:
         references = [
-            register_client(application, birth_date=None, phone=None, email=None, **client) for client in DEMO_CLIENTS
+            register_client(application, **client) for client in DEMO_CLIENTS
         ]
     print(f"Zaakdatabase: {application.settings.database_url}")
     print(f"Prefect server starten op {stack.ui_url} (logs in {stack.logs}) …", flush=True)

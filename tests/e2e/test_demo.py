@@ -12,9 +12,13 @@ from pathlib import Path
 import pytest
 
 from notifications.sink import read_maildir
+from tests.e2e.privacy import personal_data_in_prefect
+from weerthuis.cli import DEMO_CLIENTS
 from weerthuis.devstack import REPO, free_port
 
 pytestmark = pytest.mark.stack
+
+PERSONAL = ("name", "bsn", "birth_date", "phone", "email", "reason", "wishes")  # of the demo's clients
 
 
 def test_demo_brings_up_three_cases_waiting_on_their_forms(tmp_path: Path) -> None:
@@ -47,8 +51,14 @@ def test_demo_brings_up_three_cases_waiting_on_their_forms(tmp_path: Path) -> No
     assert f"Mails van de demo komen als .eml-bestand in {maildir}" in result.stdout
     subjects = sorted(str(m["Subject"]).strip() for m in read_maildir(maildir))
     assert subjects == sorted(f"Actie nodig: ZRM-meting invullen voor zaak {ref}" for ref in waiting)
-    # Nothing personal in what the demo prints: only references and addresses.
-    assert "Demo Cliënt" not in result.stdout and "111222333" not in result.stdout
+    # Nothing personal in what the demo prints, nor anywhere in what Prefect keeps (every table of its database:
+    # parameters, run inputs, logs, task runs, artifacts, variables, events; its files; the server's and worker's
+    # logs) — not even the free text of the registration.
+    secrets = [str(value) for client in DEMO_CLIENTS for key, value in client.items() if key in PERSONAL]
+    secrets += [f"{client['birth_date']:%d-%m-%Y}" for client in DEMO_CLIENTS]
+    assert not [s for s in secrets if s in result.stdout]
+    data = tmp_path / "demo"
+    assert personal_data_in_prefect(data / "prefect", secrets, logs=data / "logs") == []
 
     # It says how the CLI reaches the same server and case database, as lines to paste into a shell.
     exports: dict[str, str] = {}
@@ -71,3 +81,27 @@ def test_demo_brings_up_three_cases_waiting_on_their_forms(tmp_path: Path) -> No
     # have been the first case, with the demo's reference).
     assert registered.returncode == 2, registered.stdout + registered.stderr
     assert f"Dit BSN staat al bij zaak {sorted(waiting)[0]}" in registered.stderr
+
+    # `erase` takes the first client's personal data out of the case database; the monitor's figures stay.
+    def weerthuis(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "weerthuis.cli", *args],
+            cwd=REPO,
+            env={**env, **exports},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    first = sorted(waiting)[0]
+    before = weerthuis("monitor", "--periode", "jaar", "--uit", str(tmp_path / "before"))
+    assert "Demo Cliënt Een" in weerthuis("show", first, "--personal", "--by", "EMM-TP-01", "--purpose", "test")
+    weerthuis("erase", first, "--by", "EMM-TP-01", "--reason", "verzoek van de cliënt", "--force")
+    shown = weerthuis("show", first, "--personal", "--by", "EMM-TP-01", "--purpose", "test")
+    assert "Demo Cliënt Een" not in shown and "111222333" not in shown
+    after = weerthuis("monitor", "--periode", "jaar", "--uit", str(tmp_path / "after"))
+    assert after.replace("after", "before") == before
+    exports_before = {p.name: p.read_text() for p in (tmp_path / "before").glob("*.csv")}
+    assert exports_before and {p.name: p.read_text() for p in (tmp_path / "after").glob("*.csv")} == exports_before

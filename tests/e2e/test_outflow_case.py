@@ -15,6 +15,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFi
 from integrations.fakes import CallLedger
 from notifications.sink import read_maildir
 from tasks.reviews import review_runs
+from tests.e2e.privacy import personal_data_in_prefect
 from tests.integration.helpers import to_nomination
 from weerthuis.bootstrap import App
 from weerthuis.casework import add_months
@@ -26,6 +27,7 @@ from weerthuis.runs import WaitingForm, answer_form, start_case, wait_for_end, w
 
 pytestmark = pytest.mark.stack
 
+REGISTRATION_REASON = "dakloos na verlies van woning, slaapt bij vrienden"  # free text typed by a person
 PERSON = dict(name="Marieke van der Testpersoon", bsn="111222333", phone="0612345678", email="marieke@voorbeeld.nl")
 
 
@@ -35,7 +37,7 @@ def register(app: App, region: str = "emmen", **overrides: Any) -> str:
         institution="MO",
         care_provider="leger-des-heils",
         origin="Emmen",
-        reason="dakloos na verlies van woning",
+        reason=REGISTRATION_REASON,
         region_tie=True,
         household=1,
         wishes="",
@@ -228,6 +230,10 @@ def test_a_case_goes_from_registration_to_first_follow_up_through_prefect(
     assert unlinked == []
 
     assert_nothing_personal_in_prefect(run.id, reference)
+    # And nowhere else in what Prefect keeps: every table of its database (events, variables, task runs, block
+    # documents …), its files, the server's and worker's logs — not the free text of the registration either.
+    secrets = [*PERSON.values(), "1990-05-17", "17-05-1990", REGISTRATION_REASON]
+    assert personal_data_in_prefect(stack.data_dir / "prefect", secrets, logs=stack.logs) == []
 
 
 def assert_nothing_personal_in_prefect(run_id: UUID, reference: str, stage: str = "nazorg") -> None:

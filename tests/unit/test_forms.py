@@ -1,5 +1,6 @@
 """The forms' JSON Schema is what the server validates a resume against: closed choices, limits, Dutch titles."""
 
+import re
 from datetime import date
 
 import jsonschema
@@ -77,8 +78,6 @@ def test_an_answer_given_earlier_reads_back_even_if_its_choice_is_gone_now() -> 
 
 
 def test_reading_back_keeps_types_and_limits() -> None:
-    from datetime import date
-
     form = forms.lenient(forms.nomination_response_form(["EMM-DOM-01"]))
     answer = form.model_validate({"answer": "afgewezen", "decline_reason": None, "decided_by": "EMM-DOM-01"})
     assert answer.decline_reason is None
@@ -128,3 +127,42 @@ def test_optional_fields_are_plain_fields_without_a_none_toggle() -> None:
     answer = {"answer": "geaccepteerd", "decided_by": "EMM-DOM-01"}
     jsonschema.validate(answer, schema(forms.nomination_response_form(["EMM-DOM-01"])))
     assert forms.nomination_response_form(["EMM-DOM-01"]).model_validate(answer).decline_reason is None
+
+
+PERSONAL_TEXT = ["Marieke van der Testpersoon", "marieke@voorbeeld.nl", "Dorpsstraat 1, Emmen", "belt 06-12345678"]
+
+
+def every_form() -> list[type]:
+    """Each decision form the procedure asks, with a choice or two where it takes choices."""
+    two = ["EMM-TP-01", "EMM-TP-02"]
+    places = {"domesta": "Domesta", "lefier": "Lefier"}
+    return [
+        forms.zrm_assessment_form(two),
+        forms.readiness_decision_form(two),
+        forms.nomination_proposal_form(places, two),
+        forms.nomination_response_form(two),
+        forms.offer_form({"angelslo": "Angelslo"}, two),
+        forms.offer_response_form(two),
+        forms.lease_form(two),
+        forms.signing_form(two),
+        forms.support_form(["leger-des-heils", "cosis"], two),
+        forms.review_form(two),
+        forms.escalation_form(two),
+        forms.omklap_form(two),
+        forms.problem_form(two),
+    ]
+
+
+def test_no_form_has_a_field_for_free_text() -> None:
+    """What a person types into a form is stored by Prefect as the run's input, so no form may take free text:
+    every field is a closed choice, a number, a date, or a short code whose pattern allows no spaces."""
+    factories = [name for name in dir(forms) if name.endswith("_form")]
+    assert len(every_form()) == len(factories), f"a new form? add it here: {factories}"
+    for form in every_form():
+        for name, field in schema(form)["properties"].items():
+            kinds = [field, *field.get("anyOf", [])]
+            closed = any("enum" in k or k.get("type") in ("integer", "number", "boolean", "null") for k in kinds)
+            dated = any(k.get("format") == "date" for k in kinds)
+            pattern = field.get("pattern")
+            coded = pattern is not None and not any(re.search(pattern, text) for text in PERSONAL_TEXT)
+            assert closed or dated or coded, f"{form.__name__}.{name} takes free text: {field}"
