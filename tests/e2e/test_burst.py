@@ -79,7 +79,9 @@ def burst_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
         settings = Settings(data_dir=tmp_path / "data", regions_dir=regions, case_db_url=case_db)
     stack = LocalStack(settings.data_dir, port=free_port(), extra_env=env)
     with stack, temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
-        yield stack, build(settings, migrate=True)
+        app = build(settings, migrate=True)
+        yield stack, app
+        app.casework._sessions.kw["bind"].dispose()  # before the schema is dropped (and no connection left open)
 
 
 def in_threads(api_url: str, work: Any, items: list[Any]) -> list[Any]:

@@ -22,23 +22,13 @@ from uuid import UUID
 
 import pytest
 from prefect import get_client
-from prefect.client.schemas.filters import (
-    DeploymentFilter,
-    DeploymentFilterName,
-    FlowRunFilter,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
-)
-from prefect.client.schemas.objects import StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from config.settings import Settings
-from flows.recovery import MISSES_ENV, RESTART
 from integrations.fakes import CallLedger
 from notifications.sink import read_maildir
 from tests.e2e.test_outflow_case import Desk, register, zrm
-from weerthuis.bootstrap import App, build
-from weerthuis.devstack import LocalStack, free_port
+from weerthuis.bootstrap import App
+from weerthuis.devstack import LocalStack
 from weerthuis.runs import start_case
 
 pytestmark = pytest.mark.stack
@@ -177,76 +167,3 @@ def test_cases_waiting_while_the_server_restarts_go_on_afterwards(app: App, stac
     desk.submit({"verdict": "klaar voor uitstroom", "decided_by": "EMM-TP-01"})
     desk.next_form("nomination-1-proposal")
     assert app.casework.view(reference).history[-1].event == "ReadinessApproved"
-
-
-def recovery_busy() -> bool:
-    """A recovery run holds the deployment's one slot: killed now, it would keep it until its lease ran out (5 min)."""
-    with get_client(sync_client=True) as client:
-        active = FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING])
-        return bool(
-            client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=active)),
-                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["recovery"])),
-                limit=1,
-            )
-        )
-
-
-def kill_worker_while_running(stack: LocalStack, flow_run_id: UUID, timeout: float = 90) -> bool:
-    """SIGKILL the worker's whole process group, and the run's own processes (what a reboot does), the moment the
-    run is Running; False when it reached its next form first."""
-    deadline = time.monotonic() + timeout
-    with get_client(sync_client=True) as client:
-        while time.monotonic() < deadline:
-            state = client.read_flow_run(flow_run_id).state
-            if state is not None and state.is_paused():
-                return False
-            if state is not None and state.is_running() and run_processes(flow_run_id) and not recovery_busy():
-                workers = (p for p in stack.processes if p.args[3:4] == ["worker"] and p.poll() is None)  # type: ignore[index]
-                worker = next(workers)
-                os.killpg(worker.pid, signal.SIGKILL)
-                for pid in run_processes(flow_run_id):
-                    with suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                worker.wait(timeout=10)
-                after = client.read_flow_run(flow_run_id).state
-                return after is not None and after.is_running()
-            time.sleep(0.05)
-    raise TimeoutError(f"run {flow_run_id} never ran")
-
-
-def test_a_case_run_whose_worker_died_with_it_goes_on_by_itself(tmp_path: Path) -> None:
-    """Nobody reports such a run Crashed: it stays Running. The recovery finds it without heartbeat, declares it
-    Crashed and starts it again, on the worker started after. Own stack: heartbeats every 30 s (Prefect's minimum),
-    dead after 1.5 of them, the sweep every 15 s, so that it takes a minute, not five."""
-    env = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", MISSES_ENV: "1.5"}
-    local = LocalStack(tmp_path / "stack", port=free_port(), extra_env=env, schedule_intervals={"recovery": 15})
-    with local, temporary_settings(updates={PREFECT_API_URL: local.api_url}):
-        app = build(Settings(data_dir=local.data_dir), migrate=True)
-        reference = register(app)
-        run = start_case(reference, "emmen", app.casework.database_id())
-        app.casework.attach_run(reference, str(run.id))
-        desk = Desk(run.id)
-        steps: list[tuple[str, dict[str, Any]]] = [
-            ("readiness-1-assessment", zrm()),
-            ("readiness-1-decision", {"verdict": "klaar voor uitstroom", "decided_by": "EMM-TP-01"}),
-            ("nomination-1-proposal", {"corporation": "domesta", "decided_by": "EMM-TP-01"}),
-        ]
-        for number, (key, answer) in enumerate(steps[:-1]):
-            desk.answer(key, answer)
-            if kill_worker_while_running(local, run.id):
-                next_key = steps[number + 1][0]
-                break
-        else:
-            pytest.fail("the run reached each form before it could be killed while Running")
-        killed = time.monotonic()
-        local.start_worker()
-        desk.next_form(next_key)
-        print(f"\nkilled while Running → waiting on {next_key}: {time.monotonic() - killed:.0f} s")
-
-        with get_client(sync_client=True) as client:
-            states = sorted(client.read_flow_run_states(run.id), key=lambda state: state.timestamp)
-        crashed = [s for s in states if s.is_crashed()]
-        assert len(crashed) == 1 and "geen hartslag" in (crashed[0].message or ""), [s.name for s in states]
-        assert [s.name for s in states].count(RESTART) == 1
-        assert app.casework.view(reference).stuck is None

@@ -10,6 +10,7 @@ and creates no runs at all; the server log is checked for them.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -52,6 +53,17 @@ def runs_of(deployment: str) -> list[FlowRun]:
         )
 
 
+def completed_runs_of(deployment: str, timeout: float) -> list[FlowRun]:
+    """The deployment's runs once at least one of them completed (all of them, as they are then)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = runs_of(deployment)
+        if any(r.state is not None and r.state.is_completed() for r in runs) or time.monotonic() > deadline:
+            assert any(r.state is not None and r.state.is_completed() for r in runs), f"{deployment} never completed"
+            return runs
+        time.sleep(1)
+
+
 def scheduler_errors(stack: LocalStack) -> list[str]:
     """Error lines of the server log that come from its scheduling services (or name the SQLAlchemy failure)."""
     log = (stack.logs / "server.log").read_text(errors="replace")
@@ -86,14 +98,12 @@ def test_the_corporations_answers_reach_the_case_by_the_scheduled_runs_alone(
     decided = [(line.event, line.decided_by) for line in scheduled_app.casework.view(reference).history]
     assert decided[-2:] == [("NominationAccepted", "api:domesta"), ("OfferMade", "api:domesta")]
 
-    # Every run of both deployments was made by the server's scheduler, and the ones due have run to completion.
+    # Every run of both deployments was made by the server's scheduler, and the ones due run to completion (the
+    # case may have got here before the first reminders round was through: wait for one, on a busy machine).
     for deployment in SHORTENED:
-        runs = runs_of(deployment)
+        runs = completed_runs_of(deployment, timeout=240)
         assert runs and all(r.auto_scheduled for r in runs), deployment
-        done = [r for r in runs if r.state is not None and r.state.is_completed()]
         failed = [r for r in runs if r.state is not None and (r.state.is_failed() or r.state.is_crashed())]
-        assert done and not failed, (deployment, [(r.name, r.state) for r in failed])
-    reminders = [r for r in runs_of("reminders") if r.state is not None and r.state.is_completed()]
-    assert reminders, "the reminders deployment never ran by itself"
+        assert not failed, (deployment, [(r.name, r.state) for r in failed])
 
     assert scheduler_errors(scheduled_stack) == []
