@@ -8,7 +8,7 @@ import shlex
 import signal
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -285,6 +285,64 @@ def cmd_access_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token_issue(args: argparse.Namespace) -> int:
+    """Issue a service's API token: printed once on stdout (the warning on stderr), kept only as a salted hash."""
+    from weerthuis import tokens
+
+    application = _app()
+    active = [t for t in tokens.list_tokens(application.casework, args.service) if t.active]
+    token = tokens.issue(application.casework, args.service, args.by)
+    prefix = token.split("_")[1]
+    print(
+        f"Token voor dienst {args.service} uitgegeven (prefix {prefix}).\n"
+        "Let op: het token wordt alleen nu getoond; de zaakdatabase bewaart alleen een hash ervan. Zet het meteen "
+        "in de geheimen van de dienst (nooit in git, een ticket of een mail). Kwijt? Trek het in met `weerthuis token "
+        f"revoke {prefix}` en geef een nieuw uit.",
+        file=sys.stderr,
+    )
+    if active:
+        print(
+            f"Let op: dienst {args.service} heeft nog {len(active)} ander actief token "
+            f"({', '.join(t.prefix for t in active)}); trek het in zodra het nieuwe in gebruik is.",
+            file=sys.stderr,
+        )
+    print(token)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    """Every token issued, with its service, who issued it, its last use and whether it was revoked; never a secret."""
+    from weerthuis import tokens
+
+    listed = tokens.list_tokens(_app().casework)
+    if not listed:
+        print("Nog geen tokens uitgegeven.")
+        return 0
+
+    def moment(at: datetime | None) -> str:
+        return f"{at:%Y-%m-%d %H:%M}" if at else "—"
+
+    print(f"{'prefix':<8}  {'dienst':<24}  {'uitgegeven (UTC)':<16}  {'door':<12}  {'laatst gebruikt':<16}  status")
+    for t in listed:
+        status = (
+            f"ingetrokken {moment(t.revoked_at)} door {t.revoked_by}: {t.revoke_reason}" if t.revoked_at else "actief"
+        )
+        print(
+            f"{t.prefix:<8}  {t.service:<24}  {moment(t.created_at):<16}  {t.created_by:<12}  "
+            f"{moment(t.last_used_at):<16}  {status}"
+        )
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    """Revoke a token by its prefix, or every active token of a service; the row stays with who, when and why."""
+    from weerthuis import tokens
+
+    for t in tokens.revoke(_app().casework, args.token, args.by, args.reason):
+        print(f"Token {t.prefix} (dienst {t.service}) ingetrokken door {t.revoked_by}: {t.revoke_reason}")
+    return 0
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     """The case's run: the one the case database remembers, else started now under this database's identity; a run
     of another case or another case database is refused (runs.ForeignRun)."""
@@ -508,9 +566,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     application = _app(migrate=True)
     references = application.casework.references()
     if not references:
-        references = [
-            register_client(application, **client) for client in DEMO_CLIENTS
-        ]
+        references = [register_client(application, **client) for client in DEMO_CLIENTS]
     print(f"Zaakdatabase: {application.settings.database_url}")
     print(f"Prefect server starten op {stack.ui_url} (logs in {stack.logs}) …", flush=True)
     stack.start()
@@ -614,6 +670,25 @@ def main(argv: list[str] | None = None) -> int:
     access_log = sub.add_parser("access-log", help="print who opened or erased personal data, when (UTC), what for")
     access_log.add_argument("reference", nargs="?", help="one case (default: every case)")
     access_log.set_defaults(func=cmd_access_log)
+
+    token = sub.add_parser(
+        "token", help="issue, list or revoke the API tokens of machines (workers, the CLI, counterpart-answers)"
+    )
+    token_actions = token.add_subparsers(dest="token_action", required=True)
+    token_issue = token_actions.add_parser("issue", help="issue a service's token; it is shown only this once")
+    token_issue.add_argument(
+        "--service", required=True, help="service code: worker, cli, counterpart-answers, api:domesta, …"
+    )
+    token_issue.add_argument("--by", required=True, help="staff code of the coordinator issuing")
+    token_issue.set_defaults(func=cmd_token_issue)
+    token_actions.add_parser("list", help="list every token issued (never its secret)").set_defaults(
+        func=cmd_token_list
+    )
+    token_revoke = token_actions.add_parser("revoke", help="revoke a token, or every active token of a service")
+    token_revoke.add_argument("token", help="the token's prefix (see `weerthuis token list`) or a service code")
+    token_revoke.add_argument("--by", required=True, help="staff code of the coordinator revoking")
+    token_revoke.add_argument("--reason", required=True, help="why (kept with the token)")
+    token_revoke.set_defaults(func=cmd_token_revoke)
 
     start = sub.add_parser("start", help="start the outflow run of a registered case")
     start.add_argument("reference")

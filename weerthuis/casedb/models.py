@@ -395,3 +395,31 @@ class PersonalDataAccess(Base):
     os_user: Mapped[str | None] = mapped_column(String(64))  # the account that ran the command, if known
     what: Mapped[str] = mapped_column(String(20))  # casework.PersonalDataUse: show, export, erase
     purpose: Mapped[str] = mapped_column(String(400))
+
+
+class ServiceToken(Base):
+    """An API token of a machine (a worker, the CLI, the counterpart-answers flow, `api:domesta`), one per service.
+    Holds the token's public prefix (to find the row), a random salt and HMAC-SHA256(salt, token), never the token
+    (weerthuis.tokens). Revoked, not deleted: the rows are the account of every token handed out. Times in UTC."""
+
+    __tablename__ = "service_tokens"
+    __table_args__ = (
+        CheckConstraint(
+            "(revoked_at IS NULL AND revoked_by IS NULL AND revoke_reason IS NULL) OR "
+            "(revoked_at IS NOT NULL AND revoked_by IS NOT NULL AND revoke_reason IS NOT NULL)",
+            name="revoked_with_who_and_why",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service: Mapped[str] = mapped_column(String(60), index=True)  # lowercase letters, digits, '-', ':'
+    prefix: Mapped[str] = mapped_column(String(8), unique=True)  # public: the `wt_<prefix>_` of the token
+    salt: Mapped[str] = mapped_column(String(32))  # hex of 16 random bytes, this token's own
+    token_hash: Mapped[str] = mapped_column(String(64))  # hex HMAC-SHA256 keyed by the salt, over the whole token
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(40))  # the coordinator's staff code
+    # Written at most once a minute: a busy worker does not make every request a write.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(40))
+    revoke_reason: Mapped[str | None] = mapped_column(String(400))
