@@ -308,6 +308,12 @@ def save_fake_blocks(zgw_port: int, corporation_port: int, care_port: int, esign
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["pool-template"]:  # for `prefect work-pool create … --base-job-template`
+        print(json.dumps(process_pool_template(), indent=2))
+        sys.exit(0)
     if sys.argv[1:2] != ["save-fake-blocks"] or len(sys.argv) != 3:
-        sys.exit("usage: python -m weerthuis.devstack save-fake-blocks ZGW,CORPORATION,CARE,ESIGN")
+        sys.exit(
+            "usage: python -m weerthuis.devstack pool-template\n"
+            "       python -m weerthuis.devstack save-fake-blocks ZGW,CORPORATION,CARE,ESIGN"
+        )
     sys.exit(save_fake_blocks(*(int(port) for port in sys.argv[2].split(","))))
