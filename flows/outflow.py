@@ -245,23 +245,23 @@ def await_readiness_decision(application: App, case: CaseView) -> None:
     )
 
 
+def nomination_proposal_form(application: App, case: CaseView) -> type[RunInput]:
+    """The nomination form as it stands now: only corporations with places left (counted anew for each round:
+    while the form was open, other cases may have taken the last places). If none has any, all are shown and the
+    refusal explains why."""
+    region = application.regions[case.region]
+    places = application.casework.corporations_with_places(case.region)
+    corporations = named(region.corporations, places) or named(region.corporations)
+    return forms.nomination_proposal_form(corporations, people(application, case, Step.NOMINATION_PROPOSAL))
+
+
 def await_nomination_proposal(application: App, case: CaseView) -> None:
     casework = application.casework
-    region = application.regions[case.region]
-    coordinators = people(application, case, Step.NOMINATION_PROPOSAL)
-
-    def form() -> type[RunInput]:
-        # Only corporations with places left, counted anew for each round: while the form was open, other cases
-        # may have taken the last places. If none has any, all are shown and the refusal explains why.
-        places = casework.corporations_with_places(case.region)
-        return forms.nomination_proposal_form(
-            named(region.corporations, places) or named(region.corporations), coordinators
-        )
 
     def apply(answer: Any) -> None:
         casework.propose_nomination(case.reference, case.attempt, answer.corporation, answer.decided_by)
 
-    ask(application, case, form, apply)
+    ask(application, case, lambda: nomination_proposal_form(application, case), apply)
 
 
 def await_nomination_response(application: App, case: CaseView) -> None:
