@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-
 # How long a writer waits for SQLite's lock. Measured: 50 case runs resumed at once on a loaded 2-core machine had
 # writers wait over 30 s (then "database is locked" and a delivery counted as refused); the embedded default waits.
 SQLITE_BUSY_SECONDS = 120
