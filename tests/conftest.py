@@ -38,28 +38,6 @@ class Clock:
         return self.now
 
 
-# The longest files first, so that two test processes (pytest-xdist; `./dev test` sends them one test at a time)
-# end together instead of one running every stack test after the other: longest processing time first.
-LONGEST_FIRST = [
-    "tests/e2e/test_burst.py",
-    "tests/e2e/test_browser.py",
-    "tests/e2e/test_recovery.py",
-    "tests/e2e/test_all_adapters.py",
-    "tests/e2e/test_schedules.py",
-    "tests/e2e/test_outflow_case.py",
-    "tests/e2e/test_act.py",
-    "tests/e2e/test_demo.py",
-]
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        path = item.nodeid.split("::")[0]
-        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: each file's tests keep their order
-
-
 @pytest.fixture(scope="session")
 def regions() -> dict[str, Region]:
     return load_regions(REGIONS_DIR)
