@@ -24,6 +24,27 @@ class MailSettings(BaseModel):
     server_block: str = "weerthuis-mailserver"
 
 
+class LoginSettings(BaseModel):
+    """Personal login with OpenID Connect (weerthuis server). WEERTHUIS_LOGIN__ISSUER and so on."""
+
+    # The identity provider's issuer; its discovery document is <issuer>/.well-known/openid-configuration.
+    issuer: str | None = None
+    client_id: str = "weerthuis"
+    client_secret: SecretStr | None = None
+    # The address people open (behind a TLS proxy: https://weerthuis.regio.nl); the provider sends them back to
+    # <public_url>/auth/callback. Cookies are Secure when it starts with https.
+    public_url: str | None = None
+    # Signs the session cookies; the same on every server process, and secret.
+    session_secret: SecretStr | None = None
+    session_hours: float = Field(default=10, gt=0, le=24)  # a login holds this long at most
+    idle_minutes: int = Field(default=60, gt=0, le=24 * 60)  # and ends sooner when unused this long
+    scope: str = "openid"
+    # The ID token's claims Weer Thuis maps to the region's people (a provider may name them otherwise).
+    staff_code_claim: str = "weerthuis_staff_code"
+    role_claim: str = "weerthuis_role"
+    organisation_claim: str = "weerthuis_organisation"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WEERTHUIS_", env_nested_delimiter="__", extra="ignore")
 
@@ -35,6 +56,7 @@ class Settings(BaseSettings):
     bsn_key: SecretStr | None = None
     integrations: IntegrationSettings = IntegrationSettings()
     mail: MailSettings = MailSettings()
+    login: LoginSettings = LoginSettings()
     # The Prefect UI address people open from a mail; by default the one Prefect derives from its API URL.
     ui_url: str | None = None
     # Days a finished run stays in Prefect with its inputs (form answers) and logs; the `retention` flow

@@ -339,6 +339,15 @@ def _latest_assessment(session: Session, case: Case) -> Assessment | None:
     ).scalar_one_or_none()
 
 
+def _decider_organisation(view: CaseView, step: Step, role: Role) -> str | None:
+    """The organisation a decider of this step must work for, if the step is not the whole region's."""
+    if step in CORPORATION_STEPS:
+        return view.corporation
+    if role is Role.CASE_MANAGER:
+        return view.care_provider
+    return None
+
+
 class Casework:
     """The case database's commands and queries, for one set of regions."""
 
@@ -422,10 +431,14 @@ class Casework:
 
     def deciders(self, view: CaseView, step: Step) -> list[str]:
         """Codes of the people who may take this step for this case, and of the counterpart's system if its API
-        answers the step."""
+        answers the step: a corporation's consultant only for the cases with that corporation, a case manager
+        only for the clients of their own care provider, coordinators and Wmo consultants in their region."""
         region = self.regions[view.region]
-        organisation = view.corporation if step in CORPORATION_STEPS else None
-        people = [p.code for role in STEPS[step].roles for p in region.people_with(role, organisation)]
+        people = [
+            p.code
+            for role in STEPS[step].roles
+            for p in region.people_with(role, _decider_organisation(view, step, role))
+        ]
         system = counterpart_decider(region, step, view.corporation, view.care_provider)
         return people + ([system] if system else [])
 

@@ -8,6 +8,7 @@ import shlex
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -270,18 +271,101 @@ def cmd_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+# The columns of `weerthuis access-log --csv`: the personal data access log and the access events, merged in time.
+ACCESS_CSV_COLUMNS = ("tijd_utc", "zaak", "wat", "door", "account", "reden/doel", "adres")
+
+
+@dataclass(frozen=True)
+class _AccessRow:
+    """One line of `weerthuis access-log`: a use of personal data (casework.AccessLine) or an access event
+    (accesslog.AccessEventLine), in the columns of the printout and the CSV."""
+
+    at: datetime  # UTC
+    reference: str | None
+    what: str  # the Dutch label
+    who: str
+    account: str | None  # the OS account that ran a command (personal data log only)
+    reason: str
+    address: str | None  # the client's IP address (access events only)
+    event: bool
+
+
+def _access_rows(application: App, reference: str | None) -> list[_AccessRow]:
+    """Both logs, oldest first (a use of personal data before an event of the same moment). For one case: its uses of
+    personal data and the events naming its reference; an unknown reference is refused (UnknownCase) unless events
+    name it (a refused attempt on a run whose case is unknown)."""
+    from weerthuis import accesslog
+    from weerthuis.casedb.uow import UnknownCase
+
+    events = accesslog.events(application.casework, reference)
+    try:
+        uses = application.casework.access_log(reference)
+    except UnknownCase:
+        if not events:
+            raise
+        uses = []
+    rows = [
+        _AccessRow(u.at, u.reference, u.what.label, u.accessed_by, u.os_user, u.purpose, None, event=False)
+        for u in uses
+    ]
+    rows += [
+        _AccessRow(e.at, e.reference, e.kind.value, e.who, None, e.reason or "", e.address, event=True) for e in events
+    ]
+    return sorted(rows, key=lambda row: row.at)  # stable: each log keeps its own order
+
+
+def _write_access_csv(path: Path, rows: list[_AccessRow]) -> None:
+    import csv
+
+    def cell(value: str | None) -> str:
+        # A spreadsheet would read a leading =, +, - or @ as a formula: a reason is text, never one.
+        value = value or ""
+        return f"'{value}" if value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
+
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(ACCESS_CSV_COLUMNS)
+        for row in rows:
+            at = f"{row.at:%Y-%m-%dT%H:%M:%SZ}"
+            writer.writerow([at, *map(cell, (row.reference, row.what, row.who, row.account, row.reason, row.address))])
+
+
 def cmd_access_log(args: argparse.Namespace) -> int:
-    """Who opened or erased personal data, when (UTC) and for what: of one case, or of every case."""
+    """Who opened or erased personal data, who logged in or out and who answered a form (and which of those were
+    refused), when (UTC) and why: of one case, or of every case; with --csv into a file."""
     application = _app()
-    lines = application.casework.access_log(args.reference)
-    if not lines:
-        where = f" voor zaak {args.reference}" if args.reference else ""
-        print(f"Geen inzage of wissen van persoonsgegevens vastgelegd{where}.")
+    rows = _access_rows(application, args.reference)
+    where = f" voor zaak {args.reference}" if args.reference else ""
+    if args.csv:
+        path = Path(args.csv)
+        try:
+            _write_access_csv(path, rows)
+        except OSError as exc:
+            print(f"Fout: {path} is niet te schrijven: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        print(f"{len(rows)} regels van het toegangslog{where} geschreven naar {path} (tijd in UTC).")
         return 0
-    print(f"{'tijd (UTC)':<19}  {'zaak':<12}  {'wat':<7}  {'door (account)':<24}  doel")
-    for line in lines:
-        who = f"{line.accessed_by} ({line.os_user})" if line.os_user else line.accessed_by
-        print(f"{line.at:%Y-%m-%d %H:%M:%S}  {line.reference:<12}  {line.what.label:<7}  {who:<24}  {line.purpose}")
+    if not rows:
+        print(f"Geen inzage of wissen van persoonsgegevens vastgelegd{where}; ook geen aanmelding of antwoord.")
+        return 0
+
+    def who(row: _AccessRow) -> str:
+        if row.account:
+            return f"{row.who} ({row.account})"
+        return f"{row.who} vanaf {row.address}" if row.address else row.who
+
+    # The widths of the personal data log; wider only when an event needs it.
+    ref_width = max([12, *(len(row.reference or "—") for row in rows)])
+    what_width = max([7, *(len(row.what) for row in rows)])
+    who_width = max([24, *(len(who(row)) for row in rows)])
+    last = "doel / reden" if any(row.event for row in rows) else "doel"
+    print(f"{'tijd (UTC)':<19}  {'zaak':<{ref_width}}  {'wat':<{what_width}}  {'door (account)':<{who_width}}  {last}")
+    for row in rows:
+        line = (
+            f"{row.at:%Y-%m-%d %H:%M:%S}  {row.reference or '—':<{ref_width}}  {row.what:<{what_width}}  "
+            f"{who(row):<{who_width}}  {row.reason}"
+        )
+        print(line.rstrip() if row.event else line)  # an event may have no reason
     return 0
 
 
@@ -667,8 +751,14 @@ def main(argv: list[str] | None = None) -> int:
     erase.add_argument("--force", action="store_true", help="erase although the case has not ended")
     erase.set_defaults(func=cmd_erase)
 
-    access_log = sub.add_parser("access-log", help="print who opened or erased personal data, when (UTC), what for")
+    access_log = sub.add_parser(
+        "access-log",
+        help="print who opened or erased personal data, logged in or answered a form (or was refused), when (UTC), why",
+    )
     access_log.add_argument("reference", nargs="?", help="one case (default: every case)")
+    access_log.add_argument(
+        "--csv", metavar="FILE", help="write the lines to FILE as CSV (" + ", ".join(ACCESS_CSV_COLUMNS) + ")"
+    )
     access_log.set_defaults(func=cmd_access_log)
 
     token = sub.add_parser(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -62,6 +63,7 @@ class LocalStack:
         self.corporation_port = free_port()
         self.care_port = free_port()
         self.esign_port = free_port()
+        self.oidc_port = free_port()
         self.maildir = self.data_dir / "mail"
         self.logs = self.data_dir / "logs"
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -89,8 +91,16 @@ class LocalStack:
             "WEERTHUIS_DATA_DIR": str(self.data_dir),
             # The flows talk HTTP to the counterparts this stack starts (fakes on loopback, see start_counterparts).
             "WEERTHUIS_INTEGRATIONS__MODE": "http",
+            # Personal login at the stack's own identity provider (a fake that is a real OIDC server, see
+            # start_identity_provider); the secrets are this stack's own, made anew at every start.
+            "WEERTHUIS_LOGIN__ISSUER": f"http://127.0.0.1:{self.oidc_port}",
+            "WEERTHUIS_LOGIN__PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "WEERTHUIS_LOGIN__CLIENT_SECRET": secrets.token_urlsafe(24),
+            "WEERTHUIS_LOGIN__SESSION_SECRET": secrets.token_urlsafe(32),
             **(extra_env or {}),
         }
+        # The API token of the stack's own command line and tests (`cli`), once issued (issue_tokens).
+        self.cli_auth: str | None = None
         # The Prefect server's own database: SQLite under data_dir unless a PostgreSQL URL is given.
         if url := self.env.get("WEERTHUIS_PREFECT_DATABASE_URL"):
             self.env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = url
@@ -98,6 +108,13 @@ class LocalStack:
     @property
     def api_url(self) -> str:
         return self.env["PREFECT_API_URL"]
+
+    def prefect_settings(self) -> dict[Any, Any]:
+        """Prefect client settings for this stack (for `temporary_settings(updates=...)`): its API, and the `cli`
+        token once issued."""
+        from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL
+
+        return {PREFECT_API_URL: self.api_url, **({PREFECT_API_AUTH_STRING: self.cli_auth} if self.cli_auth else {})}
 
     @property
     def ui_url(self) -> str:
@@ -112,15 +129,62 @@ class LocalStack:
         self.processes.append(process)
         return process
 
-    def _run(self, args: list[str], env: dict[str, str] | None = None) -> None:
+    def _run(self, args: list[str], env: dict[str, str] | None = None) -> str:
         result = subprocess.run(
             args, cwd=REPO, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=300
         )
         if result.returncode != 0:
             raise StackError(f"{' '.join(args[1:4])} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        return result.stdout
 
     def prefect(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "prefect", *args]
+
+    def issue_tokens(self) -> None:
+        """API tokens for the worker (and the flow runs it starts) and for the stack's command line, issued by the
+        first coordinator of the region files; Prefect's clients send them as `PREFECT_API_AUTH_STRING`."""
+        from config.regions import load_regions
+        from weerthuis.domain.vocabulary import Role
+
+        regions = load_regions(Path(self.env.get("WEERTHUIS_REGIONS_DIR", REPO / "config" / "regions")))
+        by = next(p.code for r in regions.values() for p in r.people_with(Role.COORDINATOR))
+        weerthuis = [sys.executable, "-m", "weerthuis.cli"]
+        self._run([*weerthuis, "migrate"])
+        issued = {
+            service: self._run([*weerthuis, "token", "issue", "--service", service, "--by", by]).strip().splitlines()[-1]
+            for service in ("worker", "cli")
+        }
+        self.env["PREFECT_API_AUTH_STRING"] = f"worker:{issued['worker']}"
+        self.cli_auth = f"cli:{issued['cli']}"
+
+    def start_identity_provider(self, timeout: float = 30) -> None:
+        """The fake OpenID Connect provider on loopback, with the region files' staff as users (password `demo`)."""
+        login = f"http://127.0.0.1:{self.port}"
+        provider = self._spawn(
+            "identity-provider",
+            [
+                sys.executable,
+                "-m",
+                "integrations.counterparts.oidc",
+                "--port",
+                str(self.oidc_port),
+                "--client",
+                f"weerthuis:{self.env['WEERTHUIS_LOGIN__CLIENT_SECRET']}",
+                "--redirect-uri",
+                f"{login}/auth/callback",
+                "--post-logout-redirect-uri",
+                f"{login}/auth/afgemeld",
+                "--key-file",
+                str(self.data_dir / "oidc-key.pem"),
+                "--ledger",
+                str(self.data_dir / "fake-counterparts.sqlite"),
+            ],
+        )
+        deadline = time.monotonic() + timeout
+        while not port_in_use(self.oidc_port):
+            if provider.poll() is not None or time.monotonic() > deadline:
+                raise StackError(f"identity provider start niet; see {self.logs / 'identity-provider.log'}")
+            time.sleep(0.2)
 
     def start_server(self, timeout: float = 120) -> None:
         if port_in_use(self.port):
@@ -229,6 +293,8 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         try:
+            self.issue_tokens()
+            self.start_identity_provider()
             self.start_server()
             self.deploy()
             self.start_mail_sink()

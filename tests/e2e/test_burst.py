@@ -23,7 +23,7 @@ from prefect import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.responses import SetStateStatus
 from prefect.input.run_input import keyset_from_paused_state, run_input_subclass_from_type
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import temporary_settings
 from prefect.states import Pending, Running, Suspended
 from sqlalchemy import create_engine, text
 
@@ -32,11 +32,12 @@ from flows import forms, outflow
 from flows.outflow import gate_key
 from integrations.fakes import CallLedger
 from tests.conftest import POSTGRES_URL
+from tests.e2e.login import answer_form
 from tests.integration.helpers import to_nomination
 from weerthuis.bootstrap import App, build
 from weerthuis.devstack import OUTFLOW_DEPLOYMENT, LocalStack, free_port
 from weerthuis.domain.steps import Step
-from weerthuis.runs import answer_form, database_tag, wait_for_forms
+from weerthuis.runs import database_tag, wait_for_forms
 
 pytestmark = pytest.mark.stack
 
@@ -85,7 +86,7 @@ def burst_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
         }
         settings = Settings(data_dir=tmp_path / "data", regions_dir=regions, case_db_url=case_db)
     stack = LocalStack(settings.data_dir, port=free_port(), extra_env=env)
-    with stack, temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+    with stack, temporary_settings(updates=stack.prefect_settings()):
         app = build(settings, migrate=True)
         yield stack, app
         app.casework._sessions.kw["bind"].dispose()  # before the schema is dropped (and no connection left open)
@@ -122,11 +123,11 @@ def put_up_nomination_form(app: App, reference: str) -> UUID:
     return run.id
 
 
-def in_threads(api_url: str, work: Any, items: list[Any]) -> list[Any]:
+def in_threads(settings: dict[Any, Any], work: Any, items: list[Any]) -> list[Any]:
     """`work(item)` for every item at once, each in a thread with this stack's API (settings are per thread)."""
 
     def one(item: Any) -> Any:
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        with temporary_settings(updates=settings):
             return work(item)
 
     with ThreadPoolExecutor(max_workers=len(items)) as pool:
@@ -143,7 +144,7 @@ def test_fifty_nominations_at_once_for_ten_places(burst_stack: tuple[LocalStack,
 
     # The 50 coordinators press "Submit" at the same moment.
     started = time.monotonic()
-    results = in_threads(stack.api_url, lambda run_id: answer_form(run_id, NOMINATE), [*runs.values()])
+    results = in_threads(stack.prefect_settings(), lambda run_id: answer_form(run_id, NOMINATE), [*runs.values()])
     assert [r for r in results if not r.accepted] == []  # every resume call landed
 
     waiting = wait_for_forms(runs.values(), after_key="nomination-1-proposal", timeout=900)

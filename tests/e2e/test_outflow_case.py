@@ -15,6 +15,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFi
 from integrations.fakes import CallLedger
 from notifications.sink import read_maildir
 from tasks.reviews import review_runs
+from tests.e2e.login import answer_form
 from tests.e2e.privacy import personal_data_in_prefect
 from tests.integration.helpers import to_nomination
 from weerthuis.bootstrap import App
@@ -23,7 +24,7 @@ from weerthuis.cli import register_client
 from weerthuis.devstack import LocalStack
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.steps import Step
-from weerthuis.runs import WaitingForm, answer_form, start_case, wait_for_end, wait_for_form
+from weerthuis.runs import WaitingForm, start_case, wait_for_end, wait_for_form
 
 pytestmark = pytest.mark.stack
 

@@ -22,7 +22,7 @@ from uuid import UUID
 
 import pytest
 from prefect import get_client
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import temporary_settings
 
 from integrations.fakes import CallLedger
 from notifications.sink import read_maildir
@@ -86,7 +86,7 @@ class Chaos:
 
 def walk(
     app: App,
-    api_url: str,
+    settings: dict[Any, Any],
     reference: str,
     chaos: Chaos,
     reached: dict[str, str],
@@ -94,7 +94,7 @@ def walk(
 ) -> None:
     """One case from the ZRM to the corporation's acceptance, every answer followed by a kill at a random moment."""
     try:
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):  # settings are per thread
+        with temporary_settings(updates=settings):  # settings are per thread
             walk_case(app, reference, chaos, reached)
     except BaseException as exc:  # reported by the test's thread
         errors.append(exc)
@@ -124,7 +124,7 @@ def test_killed_runs_recover_by_themselves_and_nothing_happens_twice(
     errors: list[BaseException] = []
     cases = [register(app) for _ in range(5)]  # one after the other: references are counted
     walkers = [
-        threading.Thread(target=walk, args=(app, stack.api_url, reference, chaos, reached, errors))
+        threading.Thread(target=walk, args=(app, stack.prefect_settings(), reference, chaos, reached, errors))
         for reference in cases
     ]
     for walker in walkers:

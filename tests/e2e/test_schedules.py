@@ -18,7 +18,7 @@ import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter
 from prefect.client.schemas.objects import FlowRun
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import temporary_settings
 
 from config.settings import Settings
 from tests.e2e.test_all_adapters import control, only
@@ -35,7 +35,7 @@ SHORTENED = {"counterpart-answers": 15, "reminders": 20}
 @pytest.fixture(scope="module")
 def scheduled_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     local = LocalStack(tmp_path_factory.mktemp("scheduled"), port=free_port(), schedule_intervals=SHORTENED)
-    with local, temporary_settings(updates={PREFECT_API_URL: local.api_url}):
+    with local, temporary_settings(updates=local.prefect_settings()):
         yield local
 
 

@@ -423,3 +423,21 @@ class ServiceToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_by: Mapped[str | None] = mapped_column(String(40))
     revoke_reason: Mapped[str | None] = mapped_column(String(400))
+
+
+class AccessEvent(Base):
+    """A login, logout or form answer, or one refused (weerthuis.accesslog: the AVG verwerkingenlogging). Append-only:
+    a database trigger refuses UPDATE and DELETE (migration 0013). Holds codes, a case reference, a reason and the
+    client's address, never personal data. Times in UTC."""
+
+    __tablename__ = "access_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # UTC, also on SQLite
+    who: Mapped[str] = mapped_column(String(60))  # a staff code (EMM-TP-01), a service (api:domesta), or anoniem
+    event: Mapped[str] = mapped_column(String(30))  # accesslog.AccessKind: aanmelding, antwoord geweigerd, …
+    # No foreign key: a refused attempt may name a run whose case is unknown.
+    reference: Mapped[str | None] = mapped_column(String(20), index=True)
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    reason: Mapped[str | None] = mapped_column(String(400))
+    address: Mapped[str | None] = mapped_column(String(45))  # the client's IP address

@@ -4,8 +4,8 @@ Prefect OSS is served unchanged. On the embedded SQLite database a write that hi
 again inside the server (RetryWhenLocked). The wrapper rewrites what people read, in Dutch (refusals.py): the UI's
 check of a form while it is filled in (POST /api/ui/schemas/validate: the message under each field), and a
 refused form (POST /api/flow_runs/{id}/resume: the notice naming each field as the form shows it). The UI's pages
-get a small style correction (ui.py: the case summary above a long form keeps its height). Identity and
-who-may-decide checks come in here too (issue 15), around the same app.
+get a small style correction (ui.py: the case summary above a long form keeps its height). Around it all, login
+and who-may-decide (secured.py, guard.py): nothing is served to anyone who did not log in or show a token.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from uuid import UUID
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from config.settings import Settings
 from weerthuis.server.asgi import call, read_body
 from weerthuis.server.refusals import field_messages, refusal
+from weerthuis.server.secured import secured
 from weerthuis.server.ui import UiTweaks
 
 logger = logging.getLogger("weerthuis.server")
@@ -203,7 +205,8 @@ def limit_http_requests_only(app: Any) -> None:
     ]
 
 
-def create_app() -> ASGIApp:
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    """Prefect's app, wrapped: behind login (secured.py), Dutch refusals, the UI's corrections, SQLite retries."""
     from prefect.server.api.server import create_app as prefect_app
 
     prefect = prefect_app(final=True)
@@ -211,4 +214,6 @@ def create_app() -> ASGIApp:
         immediate_sqlite_transactions()
         limit_http_requests_only(prefect)
     app: ASGIApp = UiTweaks(DutchRefusals(prefect))
-    return RetryWhenLocked(app) if on_sqlite() else app
+    if on_sqlite():
+        app = RetryWhenLocked(app)
+    return secured(app, settings or Settings())
