@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -32,11 +33,30 @@ SERVERS = {
 }
 
 
-def started(args: list[str], home: Path) -> tuple[subprocess.Popen[bytes], str]:
+def started(args: list[str], home: Path) -> tuple[subprocess.Popen[bytes], str, httpx.Auth | None]:
     port = free_port()
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
     env.pop("PREFECT_SERVER_DATABASE_CONNECTION_URL", None)
+    auth = None
+    if "weerthuis.server" in args:  # behind login: the clients are a machine with its API token
+        env |= {
+            "WEERTHUIS_DATA_DIR": str(home),
+            "WEERTHUIS_LOGIN__ISSUER": "http://127.0.0.1:9/niet-gebruikt",  # nobody logs in personally here
+            "WEERTHUIS_LOGIN__PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "WEERTHUIS_LOGIN__CLIENT_SECRET": secrets.token_urlsafe(16),
+            "WEERTHUIS_LOGIN__SESSION_SECRET": secrets.token_urlsafe(32),
+        }
+        cli = [sys.executable, "-m", "weerthuis.cli"]
+        subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
+        issued = subprocess.run(
+            [*cli, "token", "issue", "--service", "benchmark", "--by", "EMM-TP-01"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        auth = httpx.BasicAuth("benchmark", issued.stdout.strip().splitlines()[-1])
     log = (home / "server.log").open("wb")
     process = subprocess.Popen([sys.executable, *args, str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/api"
@@ -44,18 +64,18 @@ def started(args: list[str], home: Path) -> tuple[subprocess.Popen[bytes], str]:
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return process, base
+                return process, base, auth
         except httpx.HTTPError:
             time.sleep(0.5)
     process.kill()
     raise SystemExit(f"server did not start; see {home / 'server.log'}")
 
 
-def burst(base: str, clients: int, runs: int) -> tuple[Counter[str], float]:
-    flow = httpx.post(f"{base}/flows/", json={"name": "burst"}, timeout=60).json()["id"]
+def burst(base: str, auth: httpx.Auth | None, clients: int, runs: int) -> tuple[Counter[str], float]:
+    flow = httpx.post(f"{base}/flows/", json={"name": "burst"}, timeout=60, auth=auth).json()["id"]
 
     def one(number: int) -> list[int]:
-        with httpx.Client(base_url=base, timeout=120) as http:
+        with httpx.Client(base_url=base, timeout=120, auth=auth) as http:
             created = http.post("/flow_runs/", json={"flow_id": flow, "name": f"burst-{number}"})
             codes = [created.status_code]
             if created.status_code >= 300:
@@ -81,9 +101,9 @@ def main() -> None:
     print(f"{'server':<22} {'ok':>6} {'5xx':>6} {'seconds':>8}  locked in log")
     for name, command in SERVERS.items():
         with tempfile.TemporaryDirectory() as tmp:
-            process, base = started(command, Path(tmp))
+            process, base, auth = started(command, Path(tmp))
             try:
-                counts, elapsed = burst(base, args.clients, args.runs)
+                counts, elapsed = burst(base, auth, args.clients, args.runs)
             finally:
                 process.terminate()
                 process.wait(timeout=30)

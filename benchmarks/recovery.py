@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from prefect import get_client  # noqa: E402
-from prefect.settings import PREFECT_API_URL, temporary_settings  # noqa: E402
+from prefect.settings import temporary_settings  # noqa: E402
 
 from config.settings import Settings  # noqa: E402
 from flows.recovery import RESTART  # noqa: E402
@@ -157,9 +157,9 @@ def marks(flow_run_id: UUID, at: datetime) -> dict[str, float]:
     return found
 
 
-def walk(app: App, api_url: str, reference: str, chaos: Chaos, errors: list[BaseException]) -> None:
+def walk(app: App, settings: dict[Any, Any], reference: str, chaos: Chaos, errors: list[BaseException]) -> None:
     try:
-        with temporary_settings(updates={PREFECT_API_URL: api_url}):  # settings are per thread
+        with temporary_settings(updates=settings):  # settings are per thread
             run = start_case(reference, "emmen", app.casework.database_id())
             app.casework.attach_run(reference, str(run.id))
             desk = Desk(run.id)
@@ -178,7 +178,7 @@ def walk(app: App, api_url: str, reference: str, chaos: Chaos, errors: list[Base
                     print(line(kill), flush=True)
     except BaseException as exc:  # reported by the main thread
         errors.append(exc)
-        with suppress(Exception), temporary_settings(updates={PREFECT_API_URL: api_url}):
+        with suppress(Exception), temporary_settings(updates=settings):
             print(f"{reference}: {exc!r}\n{history(UUID(str(app.casework.view(reference).flow_run_id)))}", flush=True)
 
 
@@ -234,12 +234,12 @@ def main() -> None:
     chaos = Chaos(args.kills, args.window, random.Random(args.seed))
     errors: list[BaseException] = []
     stack = LocalStack(tmp, port=free_port())
-    with stack, temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+    with stack, temporary_settings(updates=stack.prefect_settings()):
         print(f"stack up in {time.monotonic() - began:.0f} s; {args.cases} cases, {args.kills} kills\n")
         app = build(Settings(data_dir=stack.data_dir), migrate=True)
         cases = [register(app) for _ in range(args.cases)]  # one after the other: references are counted
         print(f"{'case':<14} {'killed after':<24} {'moment':>6}{''.join(f'{c:>10}' for c in COLUMNS)} {'seen':>7}")
-        walkers = [threading.Thread(target=walk, args=(app, stack.api_url, r, chaos, errors)) for r in cases]
+        walkers = [threading.Thread(target=walk, args=(app, stack.prefect_settings(), r, chaos, errors)) for r in cases]
         for walker in walkers:
             walker.start()
         for walker in walkers:

@@ -32,7 +32,7 @@ from tasks.pages import show_progress, ui_url
 from tasks.reviews import gather_signals, plan_reviews
 from weerthuis.bootstrap import App, app
 from weerthuis.casedb.quota import Refused
-from weerthuis.casework import CaseView, Problem
+from weerthuis.casework import CaseView, Problem, gate_key  # gate_key: where the flows and the server both read it
 from weerthuis.domain.follow_up import in_words
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.steps import Step
@@ -54,19 +54,6 @@ from weerthuis.domain.vocabulary import (
 )
 from weerthuis.domain.zrm import ZrmAssessment, ZrmDomain
 from weerthuis.runs import check_case_database
-
-
-def gate_key(case: CaseView) -> str:
-    """A stable key per decision: stage, attempt and step (plus the review's number in follow-up).
-
-    Prefect stores the form under this key and accepts only lowercase letters, digits and dashes in it.
-    """
-    assert case.waiting_for is not None
-    key = f"{case.stage.value}-{case.attempt}-{case.waiting_for.value}".replace("_", "-")
-    if case.waiting_for is Step.REVIEW:
-        return f"{key}-{case.reviews_held + 1}"
-    # An escalation or the omklap follows the review held last: `follow-up-1-escalation-2`.
-    return f"{key}-{case.reviews_held}" if case.waiting_for in (Step.ESCALATION, Step.OMKLAP) else key
 
 
 def ask(

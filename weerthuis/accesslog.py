@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from weerthuis.casedb.models import AccessEvent
@@ -107,6 +107,16 @@ def events(store: Any, reference: str | None = None) -> list[AccessEventLine]:
         if reference is not None:
             query = query.where(AccessEvent.reference == reference)
         return [_line(row) for row in uow.session.execute(query).scalars()]
+
+
+def last_logout(store: Any, who: str) -> datetime | None:
+    """When `who` last logged out (UTC), if ever: every session of theirs from before then has ended."""
+    sessions, _ = _store(store)
+    with sessions() as session:
+        found = session.execute(
+            select(func.max(AccessEvent.at)).where(AccessEvent.who == who, AccessEvent.event == AccessKind.LOGOUT.value)
+        ).scalar_one_or_none()
+    return found.replace(tzinfo=UTC) if found is not None and found.tzinfo is None else found
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -207,6 +207,19 @@ class CaseView:
         return self.waiting_for is not None
 
 
+def gate_key(case: CaseView) -> str:
+    """A stable key per decision: stage, attempt and step (plus the review's number in follow-up).
+
+    Prefect stores the form under this key and accepts only lowercase letters, digits and dashes in it.
+    """
+    assert case.waiting_for is not None
+    key = f"{case.stage.value}-{case.attempt}-{case.waiting_for.value}".replace("_", "-")
+    if case.waiting_for is Step.REVIEW:
+        return f"{key}-{case.reviews_held + 1}"
+    # An escalation or the omklap follows the review held last: `follow-up-1-escalation-2`.
+    return f"{key}-{case.reviews_held}" if case.waiting_for in (Step.ESCALATION, Step.OMKLAP) else key
+
+
 def local(moment: datetime) -> datetime:
     """A stored moment in Dutch time (SQLite gives it back without a zone, PostgreSQL in the session's zone)."""
     return moment.replace(tzinfo=AMSTERDAM) if moment.tzinfo is None else moment.astimezone(AMSTERDAM)

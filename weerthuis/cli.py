@@ -654,6 +654,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Zaakdatabase: {application.settings.database_url}")
     print(f"Prefect server starten op {stack.ui_url} (logs in {stack.logs}) …", flush=True)
     stack.start()
+    # This process talks to the server as the stack's command line (its `cli` token), as the export lines say.
+    from prefect.settings import temporary_settings
+
+    settings_of_stack = temporary_settings(updates=stack.prefect_settings())
+    settings_of_stack.__enter__()
     try:
         from weerthuis.runs import case_run, wait_for_form
 
@@ -684,12 +689,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"  weerthuis act sign {example}              alle partijen tekenen de huurovereenkomst")
         print(f"  weerthuis act confirm-support {example}   zorgaanbieder bevestigt de start van de begeleiding")
         print(f"  weerthuis act grant-wmo {example}         gemeente kent de Wmo-beschikking toe")
-        print(f"\nKlaar na {time.monotonic() - started:.0f} s. Open {stack.ui_url}/runs en filter op 'Suspended';")
-        print("kies een run en klik op 'Resume' om het formulier in te vullen.")
+        print(f"\nKlaar na {time.monotonic() - started:.0f} s. Open {stack.ui_url}/runs en log in bij de")
+        print("nep-identity provider met een medewerkerscode uit de regiobestanden (wachtwoord: demo), bijvoorbeeld")
+        print("EMM-TP-01 (coördinator Emmen), EMM-TB-01 (trajectbegeleider), EMM-DOM-01 (woonconsulent Domesta).")
+        print("Filter op 'Suspended', kies een run en klik op 'Resume' om het formulier in te vullen.")
         same_db = " (en dezelfde WEERTHUIS_CASE_DB_URL)" if os.environ.get("WEERTHUIS_CASE_DB_URL") else ""
         print(f"\nVoor weerthuis register, start en show op deze server en zaakdatabase{same_db}, in een andere shell:")
         print(f"  export PREFECT_API_URL={shlex.quote(stack.api_url)}")
         print(f"  export WEERTHUIS_DATA_DIR={shlex.quote(str(data_dir))}")
+        print(f"  export PREFECT_API_AUTH_STRING={shlex.quote(stack.cli_auth or '')}  # het API-token van de demo-cli")
         if args.exit_when_ready:
             return 0
         print("Stoppen met Ctrl-C.", flush=True)
@@ -700,6 +708,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        settings_of_stack.__exit__(None, None, None)
         stack.stop()
 
 

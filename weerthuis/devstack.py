@@ -97,6 +97,8 @@ class LocalStack:
             "WEERTHUIS_LOGIN__PUBLIC_URL": f"http://127.0.0.1:{port}",
             "WEERTHUIS_LOGIN__CLIENT_SECRET": secrets.token_urlsafe(24),
             "WEERTHUIS_LOGIN__SESSION_SECRET": secrets.token_urlsafe(32),
+            # The provider adds names and e-mail addresses to the ID token, as a real one does (they stay there).
+            "WEERTHUIS_LOGIN__SCOPE": "openid profile email",
             **(extra_env or {}),
         }
         # The API token of the stack's own command line and tests (`cli`), once issued (issue_tokens).
@@ -151,7 +153,9 @@ class LocalStack:
         weerthuis = [sys.executable, "-m", "weerthuis.cli"]
         self._run([*weerthuis, "migrate"])
         issued = {
-            service: self._run([*weerthuis, "token", "issue", "--service", service, "--by", by]).strip().splitlines()[-1]
+            service: self._run([*weerthuis, "token", "issue", "--service", service, "--by", by])
+            .strip()
+            .splitlines()[-1]
             for service in ("worker", "cli")
         }
         self.env["PREFECT_API_AUTH_STRING"] = f"worker:{issued['worker']}"
@@ -178,6 +182,7 @@ class LocalStack:
                 str(self.data_dir / "oidc-key.pem"),
                 "--ledger",
                 str(self.data_dir / "fake-counterparts.sqlite"),
+                "--with-names",
             ],
         )
         deadline = time.monotonic() + timeout

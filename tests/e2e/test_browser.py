@@ -21,11 +21,12 @@ from prefect.states import Scheduled
 
 from flows.pages import case_page_key
 from tasks.reviews import review_runs
-from tests.e2e.test_outflow_case import register
+from tests.e2e.login import PASSWORD, answer_form
+from tests.e2e.test_outflow_case import register, zrm
 from weerthuis.bootstrap import App
 from weerthuis.devstack import REPO, LocalStack
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.vocabulary import Role
+from weerthuis.domain.steps import Step
 from weerthuis.domain.zrm import ZrmDomain
 from weerthuis.runs import start_case, wait_for_end, wait_for_form
 
@@ -66,6 +67,38 @@ def page() -> Iterator[Any]:
             browser.close()
 
 
+class Browser:
+    """Who is logged in on the page: a person logs in at the identity provider's own page, as people do."""
+
+    logged_in: dict[int, str] = {}
+
+    @classmethod
+    def log_in(cls, page: Any, ui_url: str, code: str, then: str) -> None:
+        """Log in as `code` (after logging out whoever was) and open `then`."""
+        from playwright.sync_api import expect
+
+        if cls.logged_in.get(id(page)) == code:
+            page.goto(then)
+            return
+        if id(page) in cls.logged_in:
+            cls.log_out(page, ui_url)
+        page.goto(then)  # not logged in: the server sends the browser to the provider's login page
+        expect(page.get_by_role("heading", name="Inloggen bij Weer Thuis")).to_be_visible(timeout=30_000)
+        page.get_by_label("Medewerkerscode").fill(code)
+        page.get_by_label("Wachtwoord").fill(PASSWORD)
+        page.get_by_role("button", name="Inloggen").click()
+        page.wait_for_url(then.split("?")[0] + "**", timeout=60_000)
+        cls.logged_in[id(page)] = code
+
+    @classmethod
+    def log_out(cls, page: Any, ui_url: str) -> None:
+        from playwright.sync_api import expect
+
+        page.goto(f"{ui_url}/auth/logout")
+        expect(page.get_by_role("heading", name="U bent afgemeld")).to_be_visible(timeout=30_000)
+        cls.logged_in.pop(id(page), None)
+
+
 class ResumeDialog:
     """The Prefect UI's Resume dialog of one run, operated as a person does."""
 
@@ -73,10 +106,10 @@ class ResumeDialog:
         self.page = page
         self.run_url = run_url
 
-    def open(self, expect_text: str) -> None:
+    def open(self, expect_text: str, as_person: str) -> None:
         from playwright.sync_api import expect
 
-        self.page.goto(self.run_url)
+        Browser.log_in(self.page, self.run_url.split("/runs/")[0], as_person, self.run_url)
         self.page.get_by_role("button", name=re.compile("Resume")).click()
         self.card = self.page.locator(".p-modal__card")
         expect(self.card.get_by_text(expect_text, exact=True).first).to_be_attached(timeout=30_000)
@@ -143,14 +176,13 @@ def walk_a_case_through_every_form(
     wait_for_form(run.id)
     dialog = ResumeDialog(page, f"{stack.ui_url}/runs/flow-run/{run.id}")
     shot = f"{region}-"
-    coordinators = reg.people_with(Role.COORDINATOR)
 
     def next_form(after: str) -> None:
         dialog.taken()
         wait_for_form(run.id, after_key=after, timeout=180)
 
     # The case manager scores the ZRM, mistyping one score as 7: the dialog refuses it and says why.
-    dialog.open("Financiën")
+    dialog.open("Financiën", case_manager)
     expect(dialog.card.get_by_text(f"Zaak {reference} — woonvaardigheid")).to_be_visible()  # the summary shows
     # It keeps its room above the form's 18 fields (the UI alone shrinks it to 0 px; weerthuis/server/ui.py).
     summary = dialog.card.locator(".markdown-renderer").first
@@ -165,7 +197,7 @@ def walk_a_case_through_every_form(
         "Binding met de regio?",
     ):
         dialog.choose(question, "ja")
-    dialog.choose("Wie beslist?", case_manager)
+    dialog.shows("Wie beslist?", case_manager)
     dialog.submit()
     expect(page.get_by_text(re.compile("7 kan niet; vul 1 tot en met 5 in")).first).to_be_visible()
     dialog.shot(f"{shot}01-zrm-score-7-refused")
@@ -176,33 +208,29 @@ def walk_a_case_through_every_form(
     next_form("readiness-1-assessment")
 
     # The coordinator decides on the scores, shown above the decision.
-    dialog.open("Besluit")
+    dialog.open("Besluit", coordinator)
     expect(dialog.card.get_by_text("ZRM-meting", exact=False).first).to_be_visible()
     expect(dialog.card.get_by_role("cell", name="Financiën")).to_be_visible()
     dialog.shot(f"{shot}03-readiness-decision")
     dialog.choose("Besluit", "klaar voor uitstroom")
-    if len(coordinators) == 1:
-        dialog.shows("Wie beslist?", coordinator)
-    else:
-        dialog.choose("Wie beslist?", coordinator)
+    dialog.shows("Wie beslist?", coordinator)  # who logged in, filled in: nobody decides in another's name
     dialog.submit()
     next_form("readiness-1-decision")
 
     # Nomination: submitting without a choice is refused in the dialog; corporations are shown with their names.
-    dialog.open("Corporatie")
+    dialog.open("Corporatie", coordinator)
     expect(dialog.card.get_by_text(f"{corporation} = {reg.corporation(corporation).name}", exact=False)).to_be_visible()
     dialog.submit()
     expect(dialog.field("Corporatie").get_by_text("Niet ingevuld.")).to_be_visible()  # in Dutch, under the field
     assert app.casework.view(reference).history[-1].event == "ReadinessApproved"
     dialog.choose("Corporatie", corporation)
-    if len(coordinators) > 1:
-        dialog.choose("Wie beslist?", coordinator)
+    dialog.shows("Wie beslist?", coordinator)
     dialog.shot(f"{shot}04-nomination")
     dialog.submit()
     next_form("nomination-1-proposal")
 
     # The corporation's only consultant: "Wie beslist?" is filled in, never a dead constant, and no `api:` choice.
-    dialog.open("Reactie van de corporatie")
+    dialog.open("Reactie van de corporatie", consultant)
     dialog.shows("Wie beslist?", consultant)
     dialog.choose("Reactie van de corporatie", "geaccepteerd")
     dialog.shot(f"{shot}05-nomination-response")
@@ -210,7 +238,7 @@ def walk_a_case_through_every_form(
     next_form("nomination-1-response")
 
     neighbourhood = reg.neighbourhoods[0]
-    dialog.open("Woningnummer (VHE)")
+    dialog.open("Woningnummer (VHE)", consultant)
     dialog.type("Woningnummer (VHE)", "VHE-20417")
     dialog.choose("Wijk", neighbourhood.code)
     dialog.type("Kale huur per maand (€)", "612.50")
@@ -219,15 +247,15 @@ def walk_a_case_through_every_form(
     dialog.submit()
     next_form("offer-1-offer")
 
-    dialog.open("Reactie van de cliënt")
+    dialog.open("Reactie van de cliënt", case_manager)
     dialog.choose("Reactie van de cliënt", "geaccepteerd")
-    dialog.choose("Wie beslist?", case_manager)
+    dialog.shows("Wie beslist?", case_manager)
     dialog.shot(f"{shot}07-offer-answer")
     dialog.submit()
     next_form("offer-1-answer")
 
     # The lease form: this is where a one-value "Wie beslist?" used to block every case.
-    dialog.open("Contractvorm")
+    dialog.open("Contractvorm", consultant)
     dialog.choose("Contractvorm", "driepartijenovereenkomst")
     dialog.choose("Tijdelijk contract (max. 2 jaar)?", "ja")
     dialog.shows("Wie beslist?", consultant)
@@ -236,17 +264,17 @@ def walk_a_case_through_every_form(
     next_form("tenancy-1-lease")
 
     # Signed on paper: the consultant records it (the e-signature service would answer the same form itself).
-    dialog.open("Ondertekening")
+    dialog.open("Ondertekening", consultant)
     dialog.choose("Ondertekening", "ondertekend")
     dialog.shows("Wie beslist?", consultant)
     dialog.shot(f"{shot}09-signing")
     dialog.submit()
     next_form("tenancy-1-signing")
 
-    dialog.open("Wmo-beschikking")
+    dialog.open("Wmo-beschikking", case_manager)
     dialog.choose("Wmo-beschikking", "toegekend")
     dialog.choose("Persoonlijk plan afgesproken?", "ja")
-    dialog.choose("Wie beslist?", case_manager)
+    dialog.shows("Wie beslist?", case_manager)
     dialog.shot(f"{shot}10-support")
     dialog.submit()
     dialog.taken()
@@ -269,10 +297,10 @@ def walk_a_case_through_every_form(
         client.set_flow_run_state(review.id, Scheduled(scheduled_time=datetime.now(UTC)), force=True)
     wait_for_form(review.id, timeout=180)
     review_dialog = ResumeDialog(page, f"{stack.ui_url}/runs/flow-run/{review.id}")
-    review_dialog.open("Hoe gaat het wonen?")
+    review_dialog.open("Hoe gaat het wonen?", case_manager)
     review_dialog.choose("Hoe gaat het wonen?", "gaat goed")
     review_dialog.choose("Uitkomst", "nazorg loopt door")
-    review_dialog.choose("Wie beslist?", case_manager)
+    review_dialog.shows("Wie beslist?", case_manager)
     review_dialog.shot(f"{shot}12-review")
     review_dialog.submit()
     review_dialog.taken()
@@ -314,3 +342,49 @@ def test_a_case_walks_every_form_where_one_person_decides_each_step(page: Any, a
     )
     deciders = {line.decided_by for line in app.casework.view(reference).history}
     assert {"FRL-TP-01", "FRL-ELK-01", "FRL-TB-01"} <= deciders
+
+
+def test_people_log_in_decide_are_refused_and_log_out_in_the_ui(page: Any, app: App, stack: LocalStack) -> None:
+    """The login page of the identity provider, a decision in the coordinator's name, another corporation's
+    consultant refused in the dialog with the reason, and after logout the login page again."""
+    from playwright.sync_api import expect
+
+    reference = register(app)
+    run = start_case(reference, "emmen")
+    app.casework.attach_run(reference, str(run.id))
+    wait_for_form(run.id)
+    assert answer_form(run.id, zrm()).accepted
+    wait_for_form(run.id, after_key="readiness-1-assessment", timeout=180)
+    dialog = ResumeDialog(page, f"{stack.ui_url}/runs/flow-run/{run.id}")
+
+    Browser.log_out(page, stack.ui_url)
+    dialog.open("Besluit", "EMM-TP-02")  # through the provider's login page (Browser.log_in)
+    dialog.choose("Besluit", "klaar voor uitstroom")
+    dialog.shows("Wie beslist?", "EMM-TP-02")
+    dialog.shot("login-01-coordinator-decides")
+    dialog.submit()
+    dialog.taken()
+    wait_for_form(run.id, after_key="readiness-1-decision", timeout=180)
+    decided = [line.decided_by for line in app.casework.view(reference).history if line.event == "ReadinessApproved"]
+    assert decided == ["EMM-TP-02"]
+
+    assert answer_form(run.id, {"corporation": "domesta", "decided_by": "EMM-TP-01"}).accepted
+    wait_for_form(run.id, after_key="nomination-1-proposal", timeout=180)
+    # Lefier's consultant opens Domesta's form (say, from a forwarded mail): the case's summary is not shown to
+    # them, and their answer is refused with the reason.
+    dialog.open("Reactie van de corporatie", "EMM-LEF-01")
+    expect(dialog.card.get_by_text(re.compile("Deze zaak hoort niet bij uw organisatie"))).to_be_visible()
+    dialog.choose("Reactie van de corporatie", "geaccepteerd")
+    dialog.submit()
+    reason = f"U (EMM-LEF-01, woonconsulent bij lefier) mag deze stap van zaak {reference} niet beslissen"
+    expect(page.get_by_text(re.compile(re.escape(reason))).first).to_be_visible(timeout=30_000)
+    dialog.shot("login-02-other-corporation-refused")
+    case = app.casework.view(reference)
+    assert case.waiting_for is Step.NOMINATION_RESPONSE and case.history[-1].event == "NominationProposed"
+
+    page.get_by_role("link", name="Afmelden").click()  # the server's own link on every page of the UI
+    expect(page.get_by_role("heading", name="U bent afgemeld")).to_be_visible(timeout=30_000)
+    Browser.logged_in.pop(id(page), None)
+    page.goto(dialog.run_url)
+    expect(page.get_by_role("heading", name="Inloggen bij Weer Thuis")).to_be_visible(timeout=30_000)
+    dialog.shot("login-03-after-logout")

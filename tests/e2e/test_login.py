@@ -43,6 +43,24 @@ def at_readiness_decision(app: App) -> tuple[str, UUID]:
     return reference, run.id
 
 
+@pytest.fixture(scope="module")
+def waiting_decision(app: App, stack: LocalStack) -> tuple[str, UUID]:
+    """One case waiting on the readiness decision, for the tests that only try to answer it and are refused."""
+    return at_readiness_decision(app)
+
+
+@pytest.fixture(scope="module")
+def nominated_to_domesta(app: App, stack: LocalStack) -> tuple[str, UUID]:
+    """One case nominated to Domesta, waiting on its consultant's answer."""
+    reference, run_id = at_readiness_decision(app)
+    desk = Desk(run_id)
+    desk.last_key = "readiness-1-decision"
+    desk.submit(READY)
+    desk.answer("nomination-1-proposal", {"corporation": "domesta", "decided_by": "EMM-TP-01"})
+    desk.next_form("nomination-1-response")
+    return reference, run_id
+
+
 def test_anonymous_requests_get_401_and_browsers_the_login(stack: LocalStack) -> None:
     assert httpx.get(f"{stack.api_url}/health", timeout=30).status_code == 200
     anonymous = httpx.post(f"{stack.api_url}/flow_runs/filter", json={}, timeout=30)
@@ -80,8 +98,8 @@ def test_a_forged_decider_is_recorded_as_the_person_who_logged_in(app: App, stac
     assert [(e.who, e.reason) for e in logged][-1] == ("EMM-TP-02", "aangenomen")
 
 
-def test_a_case_manager_cannot_take_a_coordinators_decision(app: App, stack: LocalStack) -> None:
-    reference, run_id = at_readiness_decision(app)
+def test_a_case_manager_cannot_take_a_coordinators_decision(app: App, waiting_decision: tuple[str, UUID]) -> None:
+    reference, run_id = waiting_decision
     case_manager = person("EMM-TB-01")  # the client's own case manager, but the decision is the coordinator's
 
     refused = case_manager.post(f"/api/flow_runs/{run_id}/resume", json={"run_input": READY})
@@ -116,8 +134,10 @@ def test_a_case_manager_cannot_take_a_coordinators_decision(app: App, stack: Loc
     assert form is not None and form.key == "readiness-1-decision"
 
 
-def test_a_machine_cannot_plant_an_answer_for_a_form_not_yet_asked(app: App, stack: LocalStack) -> None:
-    reference, run_id = at_readiness_decision(app)
+def test_a_machine_cannot_plant_an_answer_for_a_form_not_yet_asked(
+    app: App, stack: LocalStack, waiting_decision: tuple[str, UUID]
+) -> None:
+    reference, run_id = waiting_decision
     with httpx.Client(base_url=stack.ui_url, timeout=30, auth=_basic(stack.cli_auth)) as machine:
         planted, as_person, stored = _plant(machine, run_id)
     assert planted.status_code == 403 and planted.json()["detail"]
@@ -141,13 +161,10 @@ def _plant(machine: httpx.Client, run_id: UUID) -> tuple[httpx.Response, httpx.R
     return planted, as_person, stored
 
 
-def test_another_corporations_consultant_is_refused_with_the_reason(app: App, stack: LocalStack) -> None:
-    reference, run_id = at_readiness_decision(app)
-    desk = Desk(run_id)
-    desk.last_key = "readiness-1-decision"
-    desk.submit(READY)
-    desk.answer("nomination-1-proposal", {"corporation": "domesta", "decided_by": "EMM-TP-01"})
-    desk.next_form("nomination-1-response")
+def test_another_corporations_consultant_is_refused_with_the_reason(
+    app: App, nominated_to_domesta: tuple[str, UUID]
+) -> None:
+    reference, run_id = nominated_to_domesta
 
     refused = person("EMM-LEF-01").post(
         f"/api/flow_runs/{run_id}/resume", json={"run_input": {"answer": "geaccepteerd", "decided_by": "EMM-DOM-01"}}
@@ -159,6 +176,39 @@ def test_another_corporations_consultant_is_refused_with_the_reason(app: App, st
         "dat doet een woonconsulent van domesta."
     )
     assert app.casework.view(reference).waiting_for is Step.NOMINATION_RESPONSE
+
+
+def test_people_of_other_organisations_see_only_their_own_cases(nominated_to_domesta: tuple[str, UUID]) -> None:
+    reference, run_id = nominated_to_domesta
+    description = f"/api/flow_runs/{run_id}/input/suspended-nomination-1-response-description"
+    contents = {
+        "/api/artifacts/filter": {"artifacts": {"flow_run_id": {"any_": [str(run_id)]}}},
+        "/api/logs/filter": {"logs": {"flow_run_id": {"any_": [str(run_id)]}}},
+        "/api/task_runs/filter": {"flow_runs": {"id": {"any_": [str(run_id)]}}},
+    }
+
+    def seen_by(code: str) -> dict[str, Any]:
+        client = person(code)
+        runs = client.post("/api/flow_runs/filter", json={"flow_runs": {"id": {"any_": [str(run_id)]}}}).json()
+        return {
+            "runs": [run["id"] for run in runs],
+            "summary": json.loads(client.get(description).text),
+            **{path: len(client.post(path, json=body).json()) for path, body in contents.items()},
+            "variables": client.post("/api/variables/filter", json={}).status_code,
+        }
+
+    domesta, lefier, coordinator = seen_by("EMM-DOM-01"), seen_by("EMM-LEF-01"), seen_by("EMM-TP-01")
+    other_provider = seen_by("EMM-TB-02")  # ggz-drenthe; the client is with leger-des-heils
+
+    assert domesta["runs"] == coordinator["runs"] == [str(run_id)]
+    assert f"Zaak {reference}" in domesta["summary"] and domesta["/api/artifacts/filter"] > 0
+    assert domesta["/api/logs/filter"] > 0 and domesta["/api/task_runs/filter"] > 0
+    for outsider in (lefier, other_provider):
+        assert outsider["runs"] == []
+        assert outsider["summary"].startswith("Deze zaak hoort niet bij uw organisatie")
+        assert [outsider[path] for path in contents] == [0, 0, 0]
+        assert outsider["variables"] == 403
+    assert coordinator["variables"] == 200
 
 
 def test_a_tampered_or_expired_session_cookie_is_refused(stack: LocalStack) -> None:

@@ -234,6 +234,10 @@ def test_a_case_goes_from_registration_to_first_follow_up_through_prefect(
     # And nowhere else in what Prefect keeps: every table of its database (events, variables, task runs, block
     # documents …), its files, the server's and worker's logs — not the free text of the registration either.
     secrets = [*PERSON.values(), "1990-05-17", "17-05-1990", REGISTRATION_REASON]
+    # Nor the names and addresses of the staff who logged in: the stack's provider puts them in the ID token (scope
+    # profile and email, as a real one does); the server keeps codes only.
+    staff = [p for p in app.regions["emmen"].people if p.code in {"EMM-TB-01", "EMM-TP-01", "EMM-DOM-01"}]
+    secrets += [value for p in staff for value in (p.name, p.email) if value]
     assert personal_data_in_prefect(stack.data_dir / "prefect", secrets, logs=stack.logs) == []
 
 

@@ -434,7 +434,8 @@ class AccessEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # UTC, also on SQLite
-    who: Mapped[str] = mapped_column(String(60))  # a staff code (EMM-TP-01), a service (api:domesta), or anoniem
+    # A staff code (EMM-TP-01), a service (api:domesta), or anoniem; indexed for a person's last logout.
+    who: Mapped[str] = mapped_column(String(60), index=True)
     event: Mapped[str] = mapped_column(String(30))  # accesslog.AccessKind: aanmelding, antwoord geweigerd, …
     # No foreign key: a refused attempt may name a run whose case is unknown.
     reference: Mapped[str | None] = mapped_column(String(20), index=True)

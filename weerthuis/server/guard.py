@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from config.regions import Region
 from weerthuis.domain.vocabulary import Role
 from weerthuis.server.asgi import call, read_body
-from weerthuis.server.identity import Person, Principal, Service, TokenCheck, principal
+from weerthuis.server.identity import Logouts, Person, Principal, Service, TokenCheck, principal
 
 logger = logging.getLogger("weerthuis.server")
 
@@ -131,8 +131,13 @@ class Guard:
         tokens: TokenCheck,
         decide: Callable[[WaitingRun], tuple[list[str], str | None]],
         log: Callable[..., None],
+        reads: Any = None,
+        logouts: Logouts | None = None,
     ) -> None:
         self.app = app
+        # How a person's reads are narrowed to their cases (needtoknow.NeedToKnow around the same app).
+        self.reads = reads
+        self.logouts = logouts
         self.regions = regions
         self.tokens = tokens
         self.decide = decide
@@ -142,11 +147,14 @@ class Guard:
         if scope["type"] not in ("http", "websocket") or scope["path"] in PUBLIC:
             await self.app(scope, receive, send)
             return
-        who = await principal(scope, self.regions, self.tokens)
+        who = await principal(scope, self.regions, self.tokens, self.logouts)
         if who is None:
             await self.anonymous(scope, send)
             return
         if scope["type"] == "websocket":
+            if isinstance(who, Person) and not who.is_coordinator and self.reads is not None:
+                await send({"type": "websocket.close", "code": 1008, "reason": "Alleen voor coördinatoren."})
+                return
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
@@ -154,14 +162,20 @@ class Guard:
             await self.resume(scope, receive, send, who, UUID(found["id"]))
         elif method == "POST" and (found := INPUT.match(path)):
             await self.stored_answer(scope, receive, send, who, UUID(found["id"]))
-        elif method == "GET" and (found := INPUT_KEY.match(path)) and isinstance(who, Person):
-            await self.form_for(scope, receive, send, who, UUID(found["id"]), found["key"])
         elif (
-            method in ("GET", "HEAD", "OPTIONS")
-            or (method == "POST" and READING_POST.search(path))
-            or isinstance(who, Service)
+            method == "GET"
+            and (found := INPUT_KEY.match(path))
+            and found["key"].endswith("-schema")
+            and isinstance(who, Person)
         ):
+            await self.form_for(scope, receive, send, who, UUID(found["id"]), found["key"])
+        elif isinstance(who, Service):
             await self.app(scope, receive, send)
+        elif method in ("GET", "HEAD", "OPTIONS") or (method == "POST" and READING_POST.search(path)):
+            if self.reads is not None:
+                await self.reads.read(scope, receive, send, who)
+            else:
+                await self.app(scope, receive, send)
         else:
             await self.change(scope, receive, send, who)
 
@@ -374,7 +388,7 @@ def _without_length(scope: Scope) -> Scope:
     }
 
 
-def _outcome(start: dict[str, Any], chunks: list[bytes]) -> str:
+def _outcome(start: Any, chunks: list[bytes]) -> str:
     try:
         result = json.loads(b"".join(chunks))
     except ValueError:

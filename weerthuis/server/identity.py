@@ -102,6 +102,7 @@ def new_session(person: Person, settings: LoginSettings) -> dict[str, Any]:
             "organisation": person.organisation,
             "region": person.region,
         },
+        "since": time.time(),
         "until": time.time() + settings.session_hours * 3600,
         "sid": secrets.token_urlsafe(12),
     }
@@ -134,6 +135,29 @@ def presented_token(scope: Scope) -> str | None:
     return None
 
 
+class Logouts:
+    """When people last logged out (the access log's logouts): a session from before that has ended, also one whose
+    cookie a browser still holds (an answer in flight at logout sets it again) or that was copied elsewhere."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._seen: dict[str, tuple[float, float]] = {}  # code -> (checked at, last logout as epoch seconds)
+
+    def logged_out(self, code: str) -> None:
+        self._seen[code] = (time.monotonic(), time.time())
+
+    async def ended(self, code: str, since: float) -> bool:
+        now = time.monotonic()
+        seen = self._seen.get(code)
+        if seen is None or now - seen[0] > TOKEN_CACHE_SECONDS:
+            from weerthuis import accesslog
+
+            last = await anyio.to_thread.run_sync(accesslog.last_logout, self.store, code)
+            seen = (now, last.timestamp() if last is not None else 0.0)
+            self._seen[code] = seen
+        return since <= seen[1]
+
+
 class TokenCheck:
     """Checks API tokens against the case database (weerthuis.tokens), remembering an answer a few seconds."""
 
@@ -156,10 +180,17 @@ class TokenCheck:
         return service
 
 
-async def principal(scope: Scope, regions: dict[str, Region], token_check: TokenCheck) -> Principal | None:
+async def principal(
+    scope: Scope, regions: dict[str, Region], token_check: TokenCheck, logouts: Logouts | None = None
+) -> Principal | None:
     """Who sent this request: a token wins over a session cookie (a machine never holds one)."""
     token = presented_token(scope)
     if token is not None:
         return await token_check.service(token)
     session = scope.get("session")
-    return session_person(session, regions) if isinstance(session, dict) else None
+    person = session_person(session, regions) if isinstance(session, dict) else None
+    if person is None or session is None:
+        return None
+    if logouts is not None and await logouts.ended(person.code, float(session.get("since", 0))):
+        return None
+    return person

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from config.regions import Region
 from config.settings import LoginSettings
-from weerthuis.server.identity import LoginRefused, new_session, person_from_claims, session_person
+from weerthuis.server.identity import LoginRefused, Logouts, new_session, person_from_claims, session_person
 
 logger = logging.getLogger("weerthuis.server")
 
@@ -48,7 +48,7 @@ def refused(reason: str, status: int = 403) -> Response:
     return HTMLResponse(body, status)
 
 
-def login_routes(settings: LoginSettings, regions: dict[str, Region], log: Any) -> list[Route]:
+def login_routes(settings: LoginSettings, regions: dict[str, Region], log: Any, logouts: Logouts) -> list[Route]:
     """The /auth routes; `log(kind, who, reason=…, address=…)` writes the access log."""
     assert settings.issuer and settings.public_url and settings.client_secret
     public = settings.public_url.rstrip("/")
@@ -67,7 +67,7 @@ def login_routes(settings: LoginSettings, regions: dict[str, Region], log: Any) 
     async def login(request: Request) -> Response:
         request.session.pop("person", None)
         request.session["next"] = safe_next(request.query_params.get("next"))
-        return await provider.authorize_redirect(request, f"{public}{CALLBACK}")  # type: ignore[no-any-return]
+        return await provider.authorize_redirect(request, f"{public}{CALLBACK}")
 
     async def callback(request: Request) -> Response:
         try:
@@ -98,6 +98,7 @@ def login_routes(settings: LoginSettings, regions: dict[str, Region], log: Any) 
         request.session.clear()
         if person is not None:
             await anyio.to_thread.run_sync(lambda: log("LOGOUT", person.code, address=address(request)))
+            logouts.logged_out(person.code)
         try:
             metadata = await provider.load_server_metadata()
         except Exception:  # the provider is away: the session here has ended all the same
@@ -118,6 +119,8 @@ def login_routes(settings: LoginSettings, regions: dict[str, Region], log: Any) 
 
     async def me(request: Request) -> Response:
         person = session_person(request.session, regions)
+        if person is not None and await logouts.ended(person.code, float(request.session.get("since", 0))):
+            person = None
         if person is None:
             return JSONResponse({"detail": "Niet aangemeld."}, 401)
         return JSONResponse(

@@ -12,8 +12,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from config.regions import load_regions
 from config.settings import LoginSettings, Settings
 from weerthuis.server.guard import Guard, WaitingRun
-from weerthuis.server.identity import SESSION_COOKIE, TokenCheck
+from weerthuis.server.identity import SESSION_COOKIE, Logouts, Person, TokenCheck
 from weerthuis.server.login import login_routes
+from weerthuis.server.needtoknow import NeedToKnow
 
 PROBLEM_FORM = "probleem-"
 
@@ -55,8 +56,8 @@ class AuthRoutes:
 
 def deciding(casework: Any) -> Any:
     """Who may answer the form a case's run waits on: codes of people and of a counterpart's system, or why none."""
-    from flows.outflow import gate_key
     from weerthuis.casedb.uow import UnknownCase
+    from weerthuis.casework import gate_key
     from weerthuis.domain.vocabulary import Role
 
     def decide(run: WaitingRun) -> tuple[list[str], str | None]:
@@ -79,6 +80,28 @@ def deciding(casework: Any) -> Any:
     return decide
 
 
+def known_cases(casework: Any) -> Any:
+    """The references of the cases a person may know (needtoknow.py says which)."""
+    from sqlalchemy import select
+
+    from weerthuis.casedb import quota
+    from weerthuis.casedb.models import Case, Nomination
+    from weerthuis.domain.vocabulary import Role
+
+    def cases(person: Person) -> set[str]:
+        query = select(Case.reference).where(Case.region == person.region)
+        if person.role is Role.CORPORATION_CONSULTANT:  # nominated to their corporation (and not turned down)
+            query = query.join(Nomination, Nomination.case_id == Case.id).where(
+                Nomination.corporation == person.organisation, Nomination.status.in_(quota.HOLDING)
+            )
+        elif person.role is Role.CASE_MANAGER:
+            query = query.where(Case.care_provider == person.organisation)
+        with casework._sessions() as session:  # noqa: SLF001 - a read beside the commands, no unit of work needed
+            return set(session.execute(query).scalars())
+
+    return cases
+
+
 def secured(app: ASGIApp, settings: Settings) -> ASGIApp:
     from weerthuis import accesslog
     from weerthuis.casedb.engine import make_engine, make_session_factory
@@ -93,8 +116,17 @@ def secured(app: ASGIApp, settings: Settings) -> ASGIApp:
     def log(kind: str, who: str, **details: Any) -> None:
         accesslog.record(casework, accesslog.AccessKind[kind], who, **details)
 
-    guard = Guard(app, regions=regions, tokens=TokenCheck(casework), decide=deciding(casework), log=log)
-    auth = Starlette(routes=login_routes(login, regions, log))
+    reads, logouts = NeedToKnow(app, known_cases(casework)), Logouts(casework)
+    guard = Guard(
+        app,
+        regions=regions,
+        tokens=TokenCheck(casework),
+        decide=deciding(casework),
+        log=log,
+        reads=reads,
+        logouts=logouts,
+    )
+    auth = Starlette(routes=login_routes(login, regions, log, logouts))
     return SessionMiddleware(
         AuthRoutes(auth, guard),
         secret_key=login.session_secret.get_secret_value(),

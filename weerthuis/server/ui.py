@@ -1,4 +1,5 @@
-"""Small corrections to the Prefect UI's look, added to each page it serves (a <style> before </head>).
+"""Small corrections to the Prefect UI's look, added to each page it serves (a <style> before </head>, and a
+logout link before </body>).
 
 The Resume dialog puts the form's description (our case summary) and the form in one flex column: with a long form
 (the ZRM's 18 fields, a review) the description shrinks to 0 px and the coordinator sees no summary at all. Here it
@@ -13,7 +14,16 @@ from weerthuis.server.asgi import call
 
 STYLE = b"""<style id="weerthuis">
 .p-modal__body > .markdown-renderer { flex-shrink: 0; max-height: 40vh; overflow: auto; }
+#weerthuis-afmelden { position: fixed; left: 1rem; bottom: 6rem; z-index: 1000; padding: .4rem .8rem;
+  border-radius: .4rem; background: #1b1b1b; color: #fff; font: 14px system-ui, sans-serif; text-decoration: none; }
 </style>"""
+# Prefect's UI has no users, so no way out: a logout link of our own on every page (secured.py's /auth/logout).
+# And when the login has ended (logout in another tab, idle too long), the page goes to the login instead of
+# showing the UI's errors: it asks /auth/me every 30 s.
+LOGOUT = b"""<a id="weerthuis-afmelden" href="/auth/logout">Afmelden</a>
+<script>setInterval(function () { fetch("/auth/me").then(function (r) { if (r.status === 401) {
+  location.href = "/auth/login?next=" + encodeURIComponent(location.pathname + location.search); } }); }, 30000);
+</script>"""
 
 
 class UiTweaks:
@@ -33,8 +43,13 @@ class UiTweaks:
         body = b"".join(chunks)
         headers = dict(start.get("headers", []))
         if headers.get(b"content-type", b"").startswith(b"text/html") and b"</head>" in body:
-            body = body.replace(b"</head>", STYLE + b"</head>", 1)
-            fixed = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"etag")]
-            start = {**start, "headers": [*fixed, (b"content-length", str(len(body)).encode())]}
+            body = body.replace(b"</head>", STYLE + b"</head>", 1).replace(b"</body>", LOGOUT + b"</body>", 1)
+            # Never from the browser's cache: after a logout the page must come from the server, which asks for login.
+            dropped = (b"content-length", b"etag", b"cache-control", b"last-modified")
+            fixed = [(k, v) for k, v in start.get("headers", []) if k.lower() not in dropped]
+            start = {
+                **start,
+                "headers": [*fixed, (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")],
+            }
         await send(start)
         await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -49,6 +49,7 @@ def upgrade() -> None:
     with op.batch_alter_table("access_events") as batch_op:
         batch_op.create_index(batch_op.f("ix_access_events_at"), ["at"], unique=False)
         batch_op.create_index(batch_op.f("ix_access_events_reference"), ["reference"], unique=False)
+        batch_op.create_index(batch_op.f("ix_access_events_who"), ["who"], unique=False)
     dialect = op.get_bind().dialect.name
     for statement in APPEND_ONLY_POSTGRESQL if dialect == "postgresql" else APPEND_ONLY_SQLITE:
         op.execute(statement)
@@ -59,6 +60,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER access_events_append_only ON access_events")
         op.execute("DROP FUNCTION access_events_append_only()")
     with op.batch_alter_table("access_events") as batch_op:
+        batch_op.drop_index(batch_op.f("ix_access_events_who"))
         batch_op.drop_index(batch_op.f("ix_access_events_reference"))
         batch_op.drop_index(batch_op.f("ix_access_events_at"))
     op.drop_table("access_events")
