@@ -55,11 +55,16 @@ def log_in(base_url: str, code: str, password: str = PASSWORD, next_path: str = 
 
 
 def person(code: str, base_url: str | None = None) -> httpx.Client:
-    """`code`'s logged-in client on the stack (logged in once per stack, then kept)."""
+    """`code`'s logged-in client on the stack: kept while its login holds, else logged in again (a logout of that
+    person elsewhere — the browser test — ends this session too, as it should)."""
     base = base_url or ui_url()
     with _lock:
-        if (base, code) not in _sessions:
-            _sessions[(base, code)] = log_in(base, code)
+        kept = _sessions.get((base, code))
+        if kept is not None and kept.get("/auth/me").status_code == 200:
+            return kept
+        if kept is not None:
+            kept.close()
+        _sessions[(base, code)] = log_in(base, code)
         return _sessions[(base, code)]
 
 

@@ -335,15 +335,6 @@ def test_a_case_walks_every_form_in_the_prefect_ui_on_the_shipped_region_data(
     ]
 
 
-def test_a_case_walks_every_form_where_one_person_decides_each_step(page: Any, app: App, stack: LocalStack) -> None:
-    """Fryslân: a single coordinator and a single consultant per corporation, so their choices are pre-filled."""
-    reference = walk_a_case_through_every_form(
-        page, app, stack, region="fryslan", case_manager="FRL-TB-01", coordinator="FRL-TP-01", corporation="elkien"
-    )
-    deciders = {line.decided_by for line in app.casework.view(reference).history}
-    assert {"FRL-TP-01", "FRL-ELK-01", "FRL-TB-01"} <= deciders
-
-
 def test_people_log_in_decide_are_refused_and_log_out_in_the_ui(page: Any, app: App, stack: LocalStack) -> None:
     """The login page of the identity provider, a decision in the coordinator's name, another corporation's
     consultant refused in the dialog with the reason, and after logout the login page again."""
