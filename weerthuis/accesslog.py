@@ -21,17 +21,16 @@ attempt with a strange name is still written, and a line break in it cannot fake
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 
 from weerthuis.casedb.models import AccessEvent
 from weerthuis.casedb.uow import UnitOfWork
+from weerthuis.tokens import store_of  # a Casework or a bare session factory, as the token store takes it
 
 ANONYMOUS = "anoniem"  # who, when nobody could be named (a login refused before any code was known)
 
@@ -79,7 +78,7 @@ def record(
 ) -> None:
     """Write one event, in its own transaction. `store` is a Casework (its clock gives the moment) or a bare
     `sessionmaker` (then now, UTC); `at`, if given, must carry a time zone. An empty `who` is written as `anoniem`."""
-    sessions, now = _store(store)
+    sessions, now, _ = store_of(store)
     kind = AccessKind(kind)
     if at is not None and at.tzinfo is None:
         raise ValueError("at must carry a time zone (the access log keeps UTC)")
@@ -101,7 +100,7 @@ def record(
 
 def events(store: Any, reference: str | None = None) -> list[AccessEventLine]:
     """Every event, oldest first, or those naming one case reference."""
-    sessions, _ = _store(store)
+    sessions, _, _ = store_of(store)
     with UnitOfWork(sessions) as uow:
         query = select(AccessEvent).order_by(AccessEvent.at, AccessEvent.id)
         if reference is not None:
@@ -111,7 +110,7 @@ def events(store: Any, reference: str | None = None) -> list[AccessEventLine]:
 
 def last_logout(store: Any, who: str) -> datetime | None:
     """When `who` last logged out (UTC), if ever: every session of theirs from before then has ended."""
-    sessions, _ = _store(store)
+    sessions, _, _ = store_of(store)
     with sessions() as session:
         found = session.execute(
             select(func.max(AccessEvent.at)).where(AccessEvent.who == who, AccessEvent.event == AccessKind.LOGOUT.value)
@@ -120,15 +119,6 @@ def last_logout(store: Any, who: str) -> datetime | None:
 
 
 # ------------------------------------------------------------------------------------------------------------------
-
-
-def _store(store: Any) -> tuple[sessionmaker[Session], Callable[[], datetime]]:
-    """Session factory and a clock giving UTC, of a Casework or a bare session factory."""
-    if isinstance(store, sessionmaker):
-        return store, lambda: datetime.now(UTC)
-    clock = store.now
-    # Casework keeps its session factory private; the access log shares the case database's engine and clock.
-    return store._sessions, lambda: clock().astimezone(UTC)
 
 
 def _text(value: str | None, length: int) -> str | None:

@@ -88,7 +88,7 @@ def issue(store: Any, service: str, by: str) -> str:
     `store` is a Casework (its session factory and clock; `by` must be a coordinator in one of its regions) or a
     bare `sessionmaker`. Refuses a service code that is not lowercase letters, digits, '-' and ':' (UnknownService).
     """
-    sessions, now, regions = _store(store)
+    sessions, now, regions = store_of(store)
     service = _valid_service(service)
     by = _valid_staff(by, regions)
     with UnitOfWork(sessions) as uow:
@@ -112,7 +112,7 @@ def issue(store: Any, service: str, by: str) -> str:
 def verify(store: Any, token: str) -> TokenInfo | None:
     """The token's service and dates if it is one the store issued and nobody revoked; else None (also for anything
     that is not a token at all). Writes the moment of use, at most once a minute per token."""
-    sessions, now, _ = _store(store)
+    sessions, now, _ = store_of(store)
     found = _TOKEN.fullmatch(token) if isinstance(token, str) else None
     with UnitOfWork(sessions) as uow:
         row = None
@@ -138,7 +138,7 @@ def revoke(store: Any, prefix_or_service: str, by: str, reason: str) -> list[Tok
     Refuses an unknown prefix or service (UnknownService), a token revoked already or a service with no active token
     left (AlreadyRevoked), and a revocation without a reason.
     """
-    sessions, now, regions = _store(store)
+    sessions, now, regions = store_of(store)
     by = _valid_staff(by, regions)
     reason = reason.strip()
     if not reason:
@@ -179,7 +179,7 @@ def revoke(store: Any, prefix_or_service: str, by: str, reason: str) -> list[Tok
 
 def list_tokens(store: Any, service: str | None = None) -> list[TokenInfo]:
     """Every token issued (revoked ones too), oldest first, or those of one service: prefixes and dates, no secret."""
-    sessions, _, _ = _store(store)
+    sessions, _, _ = store_of(store)
     with UnitOfWork(sessions) as uow:
         query = select(ServiceToken).order_by(ServiceToken.created_at, ServiceToken.id)
         if service is not None:
@@ -190,7 +190,7 @@ def list_tokens(store: Any, service: str | None = None) -> list[TokenInfo]:
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def _store(store: Any) -> tuple[sessionmaker[Session], Callable[[], datetime], dict[str, Region] | None]:
+def store_of(store: Any) -> tuple[sessionmaker[Session], Callable[[], datetime], dict[str, Region] | None]:
     """Session factory, a clock giving UTC, and the regions if known, of a Casework or a bare session factory."""
     if isinstance(store, sessionmaker):
         return store, lambda: datetime.now(UTC), None
