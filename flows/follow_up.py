@@ -19,10 +19,10 @@ from config.regions import RegionCode
 from flows.outflow import CaseReference, case_in, walk
 from tasks.reviews import plan_reviews
 from weerthuis.bootstrap import app
-from weerthuis.casework import CaseView
+from weerthuis.domain.procedure import Step
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import Step
 from weerthuis.runs import check_case_database
+from weerthuis.service.views import CaseView
 
 ReviewNumber = Annotated[int, Field(ge=1, le=20)]
 

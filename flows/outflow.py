@@ -32,10 +32,9 @@ from tasks.pages import show_progress, ui_url
 from tasks.reviews import gather_signals, plan_reviews
 from weerthuis.bootstrap import App, app
 from weerthuis.casedb.quota import Refused
-from weerthuis.casework import CaseView, Problem, gate_key  # gate_key: where the flows and the server both read it
 from weerthuis.domain.follow_up import in_words
+from weerthuis.domain.procedure import Step
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import Step
 from weerthuis.domain.vocabulary import (
     CaseOutcome,
     ContractForm,
@@ -54,6 +53,7 @@ from weerthuis.domain.vocabulary import (
 )
 from weerthuis.domain.zrm import ZrmAssessment, ZrmDomain
 from weerthuis.runs import check_case_database
+from weerthuis.service.views import CaseView, Problem, gate_key  # gate_key: where the flows and the server both read it
 
 
 def ask(

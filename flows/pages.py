@@ -10,9 +10,9 @@ from typing import Any
 
 from config.regions import Region
 from flows.summary import DUTCH_TIME, case_history, case_summary
-from weerthuis.casework import CaseView
-from weerthuis.domain.steps import CORPORATION_STEPS, STEPS
+from weerthuis.domain.procedure import CORPORATION_STEPS, PROCEDURE
 from weerthuis.domain.vocabulary import Role
+from weerthuis.service.views import CaseView
 
 WORKLIST_KEY = "werkvoorraad"
 
@@ -30,7 +30,7 @@ def waiting_party(case: CaseView, region: Region) -> str:
     """Role and organisation the case waits on, e.g. `woonconsulent (Domesta)`."""
     if case.waiting_for is None:
         return ""
-    role = STEPS[case.waiting_for].roles[0]
+    role = PROCEDURE[case.waiting_for].roles[0]
     if case.waiting_for in CORPORATION_STEPS and case.corporation:
         organisation = region.corporation(case.corporation).name
     elif role is Role.CASE_MANAGER:
@@ -60,7 +60,7 @@ def case_page(case: CaseView, region: Region, *, ui_url: str, today: date) -> st
     """The case page: where the case stands, what it waits on and until when, its timeline and history."""
     lines = [f"# Zaak {case.reference}", ""]
     if case.waiting_for is not None:
-        step = STEPS[case.waiting_for]
+        step = PROCEDURE[case.waiting_for]
         due = f"uiterlijk {case.due_on:%d-%m-%Y}" if case.due_on else "geen termijn"
         late = " — **te laat**" if is_overdue(case, today) else ""
         lines.append(f"**Wacht op** {waiting_party(case, region)}: {step.label}, {due}{late}.")
@@ -104,7 +104,7 @@ def worklist(cases: list[CaseView], regions: dict[str, Region], *, ui_url: str, 
                 "regio": region.name,
                 "fase": case.stage.label,
                 "wacht op": waiting_party(case, region),
-                "stap": STEPS[case.waiting_for].label,
+                "stap": PROCEDURE[case.waiting_for].label,
                 "sinds": f"{waiting_since(case):%d-%m-%Y}",
                 "uiterlijk": f"{case.due_on:%d-%m-%Y}" if case.due_on else "",
                 "te laat": "ja" if is_overdue(case, today) else "nee",

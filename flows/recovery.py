@@ -44,8 +44,9 @@ from prefect.states import Crashed, Scheduled
 from tasks.mail import ALL, deliver_mail
 from tasks.pages import publish_case_page, refresh_worklist
 from weerthuis.bootstrap import app
-from weerthuis.casework import CaseView, Casework
 from weerthuis.runs import database_tag
+from weerthuis.service.casework import Casework
+from weerthuis.service.views import CaseView
 
 CASE_DEPLOYMENTS = ["outflow-case", "follow-up"]
 RESTART = "Herstart"

@@ -47,8 +47,8 @@ from prefect.exceptions import ObjectNotFound
 from flows.recovery import is_current
 from weerthuis.bootstrap import app
 from weerthuis.casedb.uow import UnknownCase
-from weerthuis.casework import Casework
 from weerthuis.runs import database_tag, database_tags
+from weerthuis.service.casework import Casework
 
 FINISHED = [StateType.COMPLETED, StateType.CANCELLED, StateType.FAILED, StateType.CRASHED]
 RESTARTABLE = {StateType.FAILED, StateType.CRASHED}  # the recovery (or Retry) may still start these again

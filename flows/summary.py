@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from config.regions import Region
-from weerthuis.casework import CaseView
 from weerthuis.domain.moves import EVENT_LABELS, Event
-from weerthuis.domain.steps import STEPS
+from weerthuis.domain.procedure import PROCEDURE
 from weerthuis.domain.zrm import ZrmDomain
+from weerthuis.service.views import CaseView
 
 DUTCH_TIME = "Nederlandse tijd"
 
@@ -53,7 +53,7 @@ def case_summary(
     ]
     if case.waiting_for:
         due = f", uiterlijk {case.due_on:%d-%m-%Y}" if case.due_on else ""
-        lines.append(f"- Wacht op: {STEPS[case.waiting_for].label}{due}")
+        lines.append(f"- Wacht op: {PROCEDURE[case.waiting_for].label}{due}")
     if case.corporation:
         lines.append(f"- Corporatie: {organisation_name(region, case.corporation)}")
     if case.refusals:

@@ -14,7 +14,7 @@ from prefect.settings import get_current_settings
 
 from flows.pages import WORKLIST_KEY, case_page, case_page_key, worklist
 from weerthuis.bootstrap import app
-from weerthuis.casework import CaseView
+from weerthuis.service.views import CaseView
 
 RETRY = {"retries": 3, "retry_delay_seconds": [1, 5, 15]}
 

@@ -1,6 +1,6 @@
 """Follow-up reviews as scheduled runs of the `follow-up` deployment, kept in step with the case database.
 
-The case database plans the reviews (weerthuis.casework.review_plan: the next one, possibly brought closer by a
+The case database plans the reviews (weerthuis.service.queries' review_plan: the next one, possibly brought closer by a
 yellow card, and the regular ones after it). `plan_reviews` makes Prefect match: a scheduled run per planned
 review at 09:00 Dutch time on its date (created once, under an idempotency key, so a replayed flow makes none
 twice), moved when the plan moved, and cancelled once the case has ended. Coordinators see them in the Prefect
@@ -23,10 +23,11 @@ from prefect.states import Cancelled, Scheduled
 
 from tasks.actions import RETRIES
 from weerthuis.bootstrap import App, app
-from weerthuis.casework import AMSTERDAM, Casework
+from weerthuis.domain.calendar import AMSTERDAM
 from weerthuis.domain.follow_up import signal
 from weerthuis.domain.vocabulary import Card
 from weerthuis.runs import database_tag
+from weerthuis.service.casework import Casework
 
 FOLLOW_UP_DEPLOYMENT = "follow-up/follow-up"
 REVIEW_HOUR = time(9)

@@ -19,8 +19,9 @@ from weerthuis.casedb import quota
 from weerthuis.casedb.engine import make_engine, make_session_factory
 from weerthuis.casedb.migrate import upgrade
 from weerthuis.casedb.models import CaseMilestones, Transition
-from weerthuis.casework import AMSTERDAM, Casework
+from weerthuis.domain.calendar import AMSTERDAM
 from weerthuis.domain.milestones import MILESTONES, first_days
+from weerthuis.service.casework import Casework
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 

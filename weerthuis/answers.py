@@ -15,10 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from weerthuis.bootstrap import App
-from weerthuis.casework import AMSTERDAM, CaseView, counterpart_decider
+from weerthuis.domain.calendar import AMSTERDAM
+from weerthuis.domain.procedure import Step
+from weerthuis.domain.rules import CaseParties, counterpart_decider
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import Step
 from weerthuis.domain.vocabulary import NominationAnswer, SigningResult, WmoDecision
+from weerthuis.service.base import connected
+from weerthuis.service.views import CaseView
 
 Answer = dict[str, Any]
 
@@ -103,9 +106,10 @@ READERS: dict[Step, Callable[[App, CaseView, str], Answer | None]] = {
 def counterpart_answer(application: App, case: CaseView) -> Answer | None:
     """The answer a connected system gave for the step the case waits on; None if none is connected or it has
     not answered yet. Reading is safe to repeat: nothing changes until the answer is given to the run."""
-    read = READERS.get(case.waiting_for) if case.waiting_for else None
-    if read is None:
+    step = case.waiting_for
+    read = READERS.get(step) if step else None
+    if read is None or step is None:
         return None
-    region = application.regions[case.region]
-    decided_by = counterpart_decider(region, case.waiting_for, case.corporation, case.care_provider)  # type: ignore[arg-type]
+    parties = CaseParties(case.corporation, case.care_provider)
+    decided_by = counterpart_decider(step, parties, connected(application.regions[case.region]))
     return None if decided_by is None else read(application, case, decided_by)

@@ -18,8 +18,8 @@ from integrations.ports import CareProvider, Corporation, LeaseSigning, Municipa
 from weerthuis.casedb import quota
 from weerthuis.casedb.engine import make_engine, make_session_factory
 from weerthuis.casedb.migrate import upgrade
-from weerthuis.casework import Casework
 from weerthuis.outbox import Outbox
+from weerthuis.service.casework import Casework
 
 
 @dataclass(frozen=True)

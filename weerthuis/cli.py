@@ -17,7 +17,7 @@ from config.settings import Settings
 
 if TYPE_CHECKING:
     from weerthuis.bootstrap import App
-    from weerthuis.casework import PersonalData
+    from weerthuis.service.privacy import PersonalData
 
 
 def _app(migrate: bool = True) -> App:
@@ -120,7 +120,7 @@ def register_client(
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    from weerthuis.casework import SameBsn
+    from weerthuis.service.errors import SameBsn
 
     application = _app()
     if args.bsn:
@@ -251,7 +251,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     """Erase a client's personal data; the case, its history and the monitor's figures stay."""
-    from weerthuis.casework import CaseStillOpen
+    from weerthuis.service.errors import CaseStillOpen
 
     application = _app()
     try:

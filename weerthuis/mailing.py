@@ -19,16 +19,10 @@ from notifications.render import render
 from weerthuis.casedb.models import Assessment, Case, Lease, Nomination, Offer, OutboxMail, Review, SupportArrangement
 from weerthuis.domain.follow_up import in_words
 from weerthuis.domain.moves import Event
+from weerthuis.domain.procedure import CORPORATION_STEPS, PROCEDURE, Step
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import CORPORATION_STEPS, STEPS, Step
 from weerthuis.domain.vocabulary import Role
 
-# The mail that asks for a step, where it is more than "your decision is needed".
-ASKING_MAIL: dict[Step, MailEvent] = {
-    Step.NOMINATION_RESPONSE: MailEvent.NOMINATION,
-    Step.OFFER_RESPONSE: MailEvent.OFFER,
-    Step.REVIEW: MailEvent.FOLLOW_UP_DUE,
-}
 # Mails that tell others an event happened: event → (mail, roles told).
 TELLING_MAIL: dict[Event, tuple[MailEvent, tuple[Role, ...]]] = {
     Event.LEASE_SIGNED: (MailEvent.LEASE_SIGNED, (Role.COORDINATOR,)),
@@ -67,7 +61,7 @@ def people_for(session: Session, case: Case, region: Region, role: Role) -> list
 
 
 def waiting_people(session: Session, case: Case, region: Region, step: Step) -> list[Person]:
-    role = STEPS[step].roles[0]
+    role = PROCEDURE[step].roles[0]
     if step in CORPORATION_STEPS:
         role = Role.CORPORATION_CONSULTANT
     return people_for(session, case, region, role)
@@ -78,7 +72,7 @@ def _name(items: list[Any], code: str | None) -> str:
 
 
 def common_facts(case: Case, region: Region, ui_url: str | None) -> dict[str, Any]:
-    step = STEPS[Step(case.waiting_for)].label if case.waiting_for else ""
+    step = PROCEDURE[Step(case.waiting_for)].label if case.waiting_for else ""
     link = f"{ui_url.rstrip('/')}/runs/flow-run/{case.flow_run_id}" if ui_url and case.flow_run_id else None
     return {
         "reference": case.reference,
@@ -224,7 +218,7 @@ def ask_for_decision(session: Session, case: Case, region: Region, *, now: datet
     """Mail whoever the case waits on, with a link to the run that asks; once per step (and per review date)."""
     assert case.waiting_for is not None
     step = Step(case.waiting_for)
-    mail = ASKING_MAIL.get(step, MailEvent.DECISION_NEEDED)
+    mail = PROCEDURE[step].asking_mail
     # Reviews repeat within one follow-up attempt; each review date is its own request.
     asked = f"{step.value}-{case.next_review_on}" if step is Step.REVIEW else step.value
     queue(
@@ -244,7 +238,7 @@ def waiting_party(session: Session, case: Case, region: Region, step: Step) -> s
     if step in CORPORATION_STEPS:
         corporation = current_corporation(session, case)
         return f"{Role.CORPORATION_CONSULTANT.noun} ({_name(region.corporations, corporation)})"
-    role = STEPS[step].roles[0]
+    role = PROCEDURE[step].roles[0]
     if role is Role.CASE_MANAGER:
         return f"{role.noun} ({_name(region.care_providers, case.care_provider)})"
     return f"{role.noun} ({region.name})"

@@ -21,7 +21,8 @@ from prefect.settings import PREFECT_API_URL
 from weerthuis.devstack import OUTFLOW_DEPLOYMENT
 
 if TYPE_CHECKING:
-    from weerthuis.casework import CaseView, Casework
+    from weerthuis.service.casework import Casework
+    from weerthuis.service.views import CaseView
 
 # A run made for a case carries its case database's identity as a tag, `zaakdb:<first 12 hex of the id>`.
 DATABASE_TAG = "zaakdb:"

@@ -47,11 +47,11 @@ from weerthuis.casedb.models import (
     Transition,
 )
 from weerthuis.casedb.quota import HOLDING
-from weerthuis.casework import AMSTERDAM, SYSTEM, add_months
+from weerthuis.domain.calendar import AMSTERDAM, add_months
 from weerthuis.domain.milestones import MILESTONES, first_days
 from weerthuis.domain.moves import MOVES, Event, Move
+from weerthuis.domain.procedure import PROCEDURE, Step
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import STEPS, Step
 from weerthuis.domain.vocabulary import (
     Card,
     CaseOutcome,
@@ -67,6 +67,7 @@ from weerthuis.domain.vocabulary import (
     WmoDecision,
 )
 from weerthuis.domain.zrm import ZrmDomain
+from weerthuis.service.base import SYSTEM
 
 T = TypeVar("T")
 FIRST_YEAR = 9000  # references WT-9000-0001 onwards: a made-up year per 9,999 synthetic cases
@@ -200,7 +201,7 @@ class _People:
             },
             {
                 step: region.due(rule.due)
-                for step, rule in STEPS.items()
+                for step, rule in PROCEDURE.items()
                 if rule.due in type(region.due_days).model_fields
             },
         )
@@ -208,7 +209,7 @@ class _People:
 
 # Plain strings of the enums, looked up once: enum `.value` is slow in the loop that writes 100,000 cases.
 _VALUE: dict[str, str] = {member: member.value for kind in (Stage, Step, Move, Event) for member in kind}
-_WAITING_ROLE = {step: rule.roles[0].value for step, rule in STEPS.items()}
+_WAITING_ROLE = {step: rule.roles[0].value for step, rule in PROCEDURE.items()}
 _ZRM_COLUMNS = [domain.value for domain in ZrmDomain]
 
 

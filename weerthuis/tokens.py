@@ -35,8 +35,8 @@ from config.regions import Region
 from weerthuis.casedb.models import ServiceToken
 from weerthuis.casedb.quota import Refused
 from weerthuis.casedb.uow import UnitOfWork
-from weerthuis.casework import UnknownDecider
 from weerthuis.domain.vocabulary import Role
+from weerthuis.service.errors import UnknownDecider
 
 TOKEN_START = "wt_"
 PREFIX_LENGTH = 8

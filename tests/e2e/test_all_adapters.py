@@ -24,10 +24,10 @@ from integrations.fakes import CallLedger
 from tasks.reviews import review_runs
 from tests.e2e.test_outflow_case import Desk, assert_nothing_personal_in_prefect, register, zrm
 from weerthuis.bootstrap import App
-from weerthuis.casework import add_months
 from weerthuis.devstack import LocalStack
+from weerthuis.domain.calendar import add_months
+from weerthuis.domain.procedure import Step
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import Step
 from weerthuis.runs import start_case, wait_for_end
 
 pytestmark = pytest.mark.stack

@@ -25,8 +25,8 @@ from tests.e2e.login import PASSWORD, answer_form
 from tests.e2e.test_outflow_case import register, zrm
 from weerthuis.bootstrap import App
 from weerthuis.devstack import REPO, LocalStack
+from weerthuis.domain.procedure import Step
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import Step
 from weerthuis.domain.zrm import ZrmDomain
 from weerthuis.runs import start_case, wait_for_end, wait_for_form
 

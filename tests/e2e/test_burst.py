@@ -36,7 +36,7 @@ from tests.e2e.login import answer_form
 from tests.integration.helpers import to_nomination
 from weerthuis.bootstrap import App, build
 from weerthuis.devstack import OUTFLOW_DEPLOYMENT, LocalStack, free_port
-from weerthuis.domain.steps import Step
+from weerthuis.domain.procedure import Step
 from weerthuis.runs import database_tag, wait_for_forms
 
 pytestmark = pytest.mark.stack

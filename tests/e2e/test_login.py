@@ -22,8 +22,8 @@ from tests.e2e.test_outflow_case import Desk, register, zrm
 from weerthuis import accesslog, tokens
 from weerthuis.bootstrap import App
 from weerthuis.devstack import LocalStack
+from weerthuis.domain.procedure import Step
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import Step
 from weerthuis.runs import start_case, waiting_form
 from weerthuis.server.identity import SESSION_COOKIE
 

@@ -19,11 +19,11 @@ from tests.e2e.login import answer_form
 from tests.e2e.privacy import personal_data_in_prefect
 from tests.integration.helpers import to_nomination
 from weerthuis.bootstrap import App
-from weerthuis.casework import add_months
 from weerthuis.cli import register_client
 from weerthuis.devstack import LocalStack
+from weerthuis.domain.calendar import add_months
+from weerthuis.domain.procedure import Step
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import Step
 from weerthuis.runs import WaitingForm, start_case, wait_for_end, wait_for_form
 
 pytestmark = pytest.mark.stack

@@ -6,7 +6,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from weerthuis.casedb.models import Client
-from weerthuis.casework import Casework
 from weerthuis.domain.vocabulary import (
     ContractForm,
     InstitutionType,
@@ -18,6 +17,7 @@ from weerthuis.domain.vocabulary import (
     WmoDecision,
 )
 from weerthuis.domain.zrm import ZrmAssessment, ZrmDomain
+from weerthuis.service.casework import Casework
 
 
 def register(

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, insert
 from config.regions import Region
 from weerthuis.casedb import quota
 from weerthuis.casedb.models import Case, CaseMilestones, Client, Nomination, Offer, Transition
-from weerthuis.casework import AMSTERDAM
+from weerthuis.domain.calendar import AMSTERDAM
 from weerthuis.domain.milestones import first_days
 from weerthuis.domain.vocabulary import DeclineReason, RefusalReason
 

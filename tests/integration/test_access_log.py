@@ -22,7 +22,7 @@ from weerthuis.accesslog import AccessEventLine, AccessKind
 from weerthuis.bootstrap import App
 from weerthuis.casedb.engine import make_engine, make_session_factory
 from weerthuis.casedb.migrate import alembic_config, upgrade
-from weerthuis.casework import Casework
+from weerthuis.service.casework import Casework
 
 COORDINATOR, CASE_MANAGER = "EMM-TP-01", "EMM-TB-01"
 RUN = "0b6c6f1e-3c55-4a59-9d0f-2f1d2f9c7a10"

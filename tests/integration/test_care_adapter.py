@@ -29,7 +29,7 @@ from weerthuis.domain.vocabulary import WmoDecision
 SPEC = Path(__file__).resolve().parents[2] / "integrations" / "contracts" / "care-api.yaml"
 API_KEY = "een-lange-api-sleutel-voor-de-test"
 KEY = "WT-2026-0042:support:1:request_support"
-SUPPORT = {  # what the case database sends (weerthuis.casework._support_payload)
+SUPPORT = {  # what the case database sends (weerthuis.service.effects)
     "reference": "WT-2026-0042",
     "provider": "leger-des-heils",
     "starts_on": "2026-04-15",

@@ -13,10 +13,9 @@ from tests.conftest import Clock
 from tests.integration.helpers import offer, register, review, to_follow_up, to_nomination, to_offer, zrm
 from weerthuis.casedb.models import Action, CaseMilestones, Nomination, Transition
 from weerthuis.casedb.quota import ContingentExhausted, NeighbourhoodFull
-from weerthuis.casework import Casework, InvalidAnswer, StaleAnswer, UnknownDecider
 from weerthuis.domain.milestones import first_days
+from weerthuis.domain.procedure import Step
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import Step
 from weerthuis.domain.vocabulary import (
     ContractForm,
     DeclineReason,
@@ -27,6 +26,8 @@ from weerthuis.domain.vocabulary import (
     ReviewOutcome,
     SigningResult,
 )
+from weerthuis.service.casework import Casework
+from weerthuis.service.errors import InvalidAnswer, StaleAnswer, UnknownDecider
 
 
 def owed(casework: Casework, ref: str) -> list[str]:

@@ -22,12 +22,13 @@ from weerthuis.bootstrap import App, build
 from weerthuis.casedb.engine import make_engine
 from weerthuis.casedb.migrate import upgrade
 from weerthuis.casedb.models import CaseDatabase, Client
-from weerthuis.casework import Casework, SameBsn
 from weerthuis.cli import fill_bsn_digests, register_client
 from weerthuis.devstack import REPO, free_port
 from weerthuis.domain.vocabulary import InstitutionType
 from weerthuis.personal import bsn_digest, bsn_key
 from weerthuis.runs import OtherCaseDatabase, check_case_database, database_tag
+from weerthuis.service.casework import Casework
+from weerthuis.service.errors import SameBsn
 
 REGISTER = [
     "register",

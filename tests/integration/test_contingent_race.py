@@ -9,8 +9,8 @@ from sqlalchemy import select, text
 from tests.integration.helpers import to_nomination
 from weerthuis.casedb.models import Nomination
 from weerthuis.casedb.quota import ContingentExhausted
-from weerthuis.casework import Casework
-from weerthuis.domain.steps import Step
+from weerthuis.domain.procedure import Step
+from weerthuis.service.casework import Casework
 
 CONTENDERS = 6
 

@@ -22,11 +22,11 @@ from integrations.fakes import CallLedger, FakeCareProvider, FakeMunicipalCaseSy
 from tests.integration.helpers import offer, to_nomination
 from weerthuis.answers import counterpart_answer
 from weerthuis.bootstrap import App
-from weerthuis.casework import Casework
 from weerthuis.devstack import free_port
-from weerthuis.domain.steps import Step
+from weerthuis.domain.procedure import Step
 from weerthuis.domain.vocabulary import ContractForm, NominationAnswer, OfferAnswer, RefusalReason
 from weerthuis.outbox import Outbox
+from weerthuis.service.casework import Casework
 
 KEY = "een-lange-api-sleutel-voor-de-test"
 

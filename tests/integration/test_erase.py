@@ -23,15 +23,6 @@ from tests.integration.test_cli import REGISTER, case_database, cli_env, weerthu
 from weerthuis.casedb.engine import make_engine
 from weerthuis.casedb.migrate import alembic_config, upgrade
 from weerthuis.casedb.models import CaseMilestones, Client, OutboxMail, Transition
-from weerthuis.casework import (
-    ERASED,
-    CaseStillOpen,
-    Casework,
-    InvalidAnswer,
-    PersonalDataUse,
-    SameBsn,
-    UnknownDecider,
-)
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.vocabulary import (
     InstitutionType,
@@ -43,6 +34,9 @@ from weerthuis.domain.vocabulary import (
 )
 from weerthuis.monitor.figures import MonitorFigures, compute
 from weerthuis.personal import bsn_digest
+from weerthuis.service.casework import Casework
+from weerthuis.service.errors import CaseStillOpen, InvalidAnswer, SameBsn, UnknownDecider
+from weerthuis.service.privacy import ERASED, PersonalDataUse
 
 KEY = Fernet.generate_key()
 COORDINATOR, CASE_MANAGER, CONSULTANT = "EMM-TP-01", "EMM-TB-01", "EMM-DOM-01"

@@ -43,7 +43,7 @@ SPEC = Path(__file__).resolve().parents[2] / "integrations" / "contracts" / "esi
 TOKEN = "een-lang-token-voor-de-test"
 SECRET = "een-lang-webhookgeheim-voor-de-test"
 KEY = "WT-2026-0042:tenancy:1:send_for_signing"
-# A lease as the case database has it (weerthuis.casework._lease_payload).
+# A lease as the case database has it (weerthuis.service.effects).
 LEASE = {
     "reference": "WT-2026-0042",
     "corporation": "domesta",

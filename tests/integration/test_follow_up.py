@@ -19,9 +19,9 @@ from tasks.reviews import review_runs, sync_review_runs
 from tests.conftest import Clock
 from tests.integration.helpers import to_follow_up
 from weerthuis.casedb.models import OutboxMail
-from weerthuis.casework import AMSTERDAM, Casework, UnknownDecider
+from weerthuis.domain.calendar import AMSTERDAM
+from weerthuis.domain.procedure import Step
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import Step
 from weerthuis.domain.vocabulary import (
     CaseOutcome,
     ContractForm,
@@ -29,6 +29,8 @@ from weerthuis.domain.vocabulary import (
     OmklapDecision,
     ReviewOutcome,
 )
+from weerthuis.service.casework import Casework
+from weerthuis.service.errors import UnknownDecider
 
 COORDINATORS = ["EMM-TP-01", "EMM-TP-02"]
 

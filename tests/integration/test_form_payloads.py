@@ -43,8 +43,7 @@ from config.settings import Settings
 from flows.outflow import GATES, gate_key
 from tests.integration.helpers import offer, register, zrm
 from weerthuis import bootstrap
-from weerthuis.casework import CaseView, Casework
-from weerthuis.domain.steps import Step
+from weerthuis.domain.procedure import Step
 from weerthuis.domain.vocabulary import (
     ContractForm,
     NominationAnswer,
@@ -56,6 +55,8 @@ from weerthuis.domain.vocabulary import (
     WmoDecision,
 )
 from weerthuis.server.refusals import explain, refusal
+from weerthuis.service.casework import Casework
+from weerthuis.service.views import CaseView
 
 REGION, COORDINATOR, CASE_MANAGER = "emmen", "EMM-TP-01", "EMM-TB-01"
 EXAMPLES = 15  # answers per form; only those the schema lets through cost a flow run

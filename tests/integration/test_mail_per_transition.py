@@ -14,7 +14,6 @@ from notifications.sink import MaildirHandler, Sink
 from tests.integration.helpers import offer, register, review, to_follow_up, zrm
 from tests.integration.mailhelpers import received, server_for, sink_on_free_port
 from weerthuis.casedb.models import OutboxMail
-from weerthuis.casework import Casework
 from weerthuis.domain.vocabulary import (
     ContractForm,
     NominationAnswer,
@@ -24,6 +23,7 @@ from weerthuis.domain.vocabulary import (
     SigningResult,
 )
 from weerthuis.outbox import Outbox, deliver
+from weerthuis.service.casework import Casework
 
 COORDINATORS = ["coordinator.emmen@example.org", "gemeente.emmen@example.org"]
 CASE_MANAGER = "trajectbegeleider1.emmen@example.org"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.helpers import register
-from weerthuis.casework import Casework, UnknownDecider
 from weerthuis.domain.vocabulary import ProblemDecision
+from weerthuis.service.casework import Casework
+from weerthuis.service.errors import UnknownDecider
 
 
 def refused_registration(casework: Casework) -> tuple[str, str]:

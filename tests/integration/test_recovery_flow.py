@@ -32,8 +32,8 @@ from flows.recovery import (
 )
 from tests.integration.helpers import to_nomination
 from weerthuis.casedb.models import OutboxMail
-from weerthuis.casework import Casework
 from weerthuis.runs import database_tag
+from weerthuis.service.casework import Casework
 
 COORDINATORS = ["EMM-TP-01", "EMM-TP-02"]
 

@@ -41,9 +41,10 @@ from flows.reminders import mail_outbox, reminders
 from flows.retention import purge_finished_runs, retention, retention_cutoff
 from tests.conftest import Clock
 from tests.integration.helpers import register, review, to_follow_up, to_nomination, zrm
-from weerthuis.casework import AMSTERDAM, Casework
+from weerthuis.domain.calendar import AMSTERDAM
 from weerthuis.domain.vocabulary import ReadinessVerdict, ReviewOutcome
 from weerthuis.runs import database_tag
+from weerthuis.service.casework import Casework
 
 FORM = "nomination-1-proposal"  # the key a form answer is kept under, as the outflow's forms use them
 

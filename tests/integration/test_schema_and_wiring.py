@@ -16,7 +16,8 @@ from weerthuis.bootstrap import build
 from weerthuis.casedb.engine import make_engine
 from weerthuis.casedb.migrate import upgrade
 from weerthuis.casedb.models import Base, CaseMilestones
-from weerthuis.casework import AMSTERDAM, EVENT_ACTIONS, STATUS_ACTION
+from weerthuis.domain.calendar import AMSTERDAM
+from weerthuis.service.effects import EVENT_ACTIONS, STATUS_ACTION
 
 REPO = Path(__file__).resolve().parents[2]
 

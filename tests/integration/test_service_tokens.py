@@ -20,7 +20,8 @@ from weerthuis.casedb.engine import make_engine, make_session_factory
 from weerthuis.casedb.migrate import alembic_config, upgrade
 from weerthuis.casedb.models import ServiceToken
 from weerthuis.casedb.quota import Refused
-from weerthuis.casework import Casework, UnknownDecider
+from weerthuis.service.casework import Casework
+from weerthuis.service.errors import UnknownDecider
 from weerthuis.tokens import AlreadyRevoked, TokenInfo, TokenRefused, UnknownService
 
 COORDINATOR, OTHER_COORDINATOR, CASE_MANAGER = "EMM-TP-01", "FRL-TP-01", "EMM-TB-01"

@@ -19,11 +19,12 @@ from weerthuis import synthetic
 from weerthuis.casedb.engine import make_engine
 from weerthuis.casedb.migrate import upgrade
 from weerthuis.casedb.models import Case, Client, Contingent, NeighbourhoodQuota, Nomination, Offer, Transition
-from weerthuis.casework import AMSTERDAM, local
+from weerthuis.domain.calendar import AMSTERDAM
 from weerthuis.domain.moves import MOVES, Move
+from weerthuis.domain.procedure import PROCEDURE, Step
 from weerthuis.domain.stages import END_STAGES, Stage
-from weerthuis.domain.steps import STEPS, Step
 from weerthuis.monitor.figures import compute_regions, nearest_rank
+from weerthuis.service.views import local
 
 TODAY = date(2026, 3, 9)
 
@@ -67,7 +68,7 @@ def test_histories_follow_the_procedure_as_the_commands_record_it(
                 assert case.waiting_for is None
             else:
                 assert Step(case.waiting_for) and case.due_on is not None
-                assert STEPS[Step(case.waiting_for)].stage == Stage(case.stage)
+                assert PROCEDURE[Step(case.waiting_for)].stage == Stage(case.stage)
     stages = set(generated.by_stage)
     assert {"closed", "withdrawn", "follow_up", "offer", "readiness"} <= stages  # a spread, not one outcome
     assert_milestones_follow_the_history(engine)  # and the days the commands keep beside each case

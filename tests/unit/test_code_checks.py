@@ -9,7 +9,7 @@ REPO = Path(__file__).resolve().parents[2]
 CORE = [
     "weerthuis/domain",
     "weerthuis/casedb",
-    "weerthuis/casework.py",
+    "weerthuis/service",
     "weerthuis/mailing.py",
     "weerthuis/outbox.py",
     "weerthuis/monitor",

@@ -4,8 +4,8 @@ import re
 from datetime import datetime
 
 from flows.outflow import gate_key
-from weerthuis.casework import CaseView
-from weerthuis.domain.steps import STEPS, Step
+from weerthuis.domain.procedure import PROCEDURE, Step
+from weerthuis.service.views import CaseView
 
 
 def view(step: Step, attempt: int = 1, reviews_held: int = 0) -> CaseView:
@@ -14,7 +14,7 @@ def view(step: Step, attempt: int = 1, reviews_held: int = 0) -> CaseView:
         region="emmen",
         institution_type="MO",
         care_provider="leger-des-heils",
-        stage=STEPS[step].stage,
+        stage=PROCEDURE[step].stage,
         attempt=attempt,
         stage_since=datetime(2026, 3, 2),
         waiting_for=step,

@@ -65,3 +65,36 @@ def test_every_event_has_a_dutch_label() -> None:
     from weerthuis.domain.moves import EVENT_LABELS
 
     assert set(EVENT_LABELS) == set(Event)
+
+
+# The allowed edges between stages, written out by hand from DOMAIN.md's procedure (not read from MOVES): a change
+# to the table of moves that this list does not also make is a change to the procedure, and must be looked at.
+R, RD, N, O, T, S, F = "registered", "readiness", "nomination", "offer", "tenancy", "support", "follow_up"
+HAND_WRITTEN_EDGES = {
+    (R, RD), (RD, N), (RD, RD), (N, O), (N, N), (O, T), (O, O), (O, "withdrawn"), (T, S), (T, T), (S, F),
+    (F, "closed"), (F, "evicted"), (F, "moved"),
+    *((stage, "relapsed") for stage in (N, O, T, S, F)),
+    *((stage, "withdrawn") for stage in (R, RD, N, O, T, S, F)),
+}  # fmt: skip
+# Steps recorded within a stage (the case stays where it is), by hand as well.
+HAND_WRITTEN_WITHIN = {
+    RD: {"record_assessment"},
+    N: {"propose_nomination"},
+    O: {"make_offer"},
+    T: {"draw_up_lease"},
+    F: {"hold_review", "raise_warning", "open_escalation", "decide_escalation", "transfer_lease", "extend_guidance"},
+}
+
+
+def test_the_moves_make_exactly_the_hand_written_edges() -> None:
+    edges = {(source.value, rule.target.value) for rule in MOVES.values() if rule.target for source in rule.sources}
+    assert edges == HAND_WRITTEN_EDGES
+
+
+def test_the_steps_within_a_stage_are_exactly_the_hand_written_ones() -> None:
+    within: dict[str, set[str]] = {}
+    for move, rule in MOVES.items():
+        if rule.target is None:
+            for source in rule.sources:
+                within.setdefault(source.value, set()).add(move.value)
+    assert within == HAND_WRITTEN_WITHIN

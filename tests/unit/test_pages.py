@@ -8,9 +8,9 @@ from config.regions import RegionCode, load_regions
 from config.settings import REGIONS_DIR
 from flows.pages import case_page, case_page_key, worklist
 from tasks.pages import run_name, run_tags
-from weerthuis.casework import CaseView, HistoryLine
+from weerthuis.domain.procedure import Step
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import Step
+from weerthuis.service.views import CaseView, HistoryLine
 
 REGIONS = load_regions(REGIONS_DIR)
 AT = datetime(2026, 3, 2, 9, 30)

@@ -5,9 +5,9 @@ from datetime import date, datetime
 from config.regions import load_regions
 from config.settings import REGIONS_DIR
 from flows.summary import case_history, case_summary
-from weerthuis.casework import CaseView, HistoryLine
+from weerthuis.domain.procedure import Step
 from weerthuis.domain.stages import Stage
-from weerthuis.domain.steps import Step
+from weerthuis.service.views import CaseView, HistoryLine
 
 
 def test_summary_shows_stage_waiting_party_due_date_and_a_dutch_history() -> None:

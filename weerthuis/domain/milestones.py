@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
+from weerthuis.domain.calendar import AMSTERDAM
 from weerthuis.domain.moves import MOVES, Event
+from weerthuis.domain.procedure import PROCEDURE, STAGES
 from weerthuis.domain.stages import Stage
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-
 # The stages a case enters after registration, in procedure order.
-ENTERED = (Stage.READINESS, Stage.NOMINATION, Stage.OFFER, Stage.TENANCY, Stage.SUPPORT, Stage.FOLLOW_UP)
+ENTERED = STAGES
 
 
 def entering(stage: Stage) -> frozenset[Event]:
@@ -27,12 +26,12 @@ def entering(stage: Stage) -> frozenset[Event]:
 
 
 # Milestone → the events that reach it. Entering a stage is named after the stage: `nomination` is the day the case
-# was found ready (entered the nomination stage), `support` the day it got its keys (entered support).
+# was found ready (entered the nomination stage), `support` the day it got its keys (entered support). The others
+# are the procedure's: the first nomination to a corporation, the first offer of a home, the omklap (the lease
+# flipped to the client's own name).
 MILESTONES: dict[str, frozenset[Event]] = {
     **{stage.value: entering(stage) for stage in ENTERED},
-    "nominated": frozenset({Event.NOMINATION_PROPOSED}),  # first nomination to a corporation
-    "offered": frozenset({Event.OFFER_MADE}),  # first offer of a home
-    "transferred": frozenset({Event.LEASE_TRANSFERRED}),  # omklap: the lease flipped to the client's own name
+    **{rule.milestone[0]: frozenset({MOVES[rule.milestone[1]].event}) for rule in PROCEDURE.values() if rule.milestone},
 }
 _BY_EVENT: dict[str, tuple[str, ...]] = {}
 for _name, _events in MILESTONES.items():

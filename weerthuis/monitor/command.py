@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from config.settings import Settings
     from weerthuis.casedb.engine import make_engine
     from weerthuis.casedb.migrate import upgrade
-    from weerthuis.casework import AMSTERDAM
+    from weerthuis.domain.calendar import AMSTERDAM
     from weerthuis.monitor.charts import FUNNEL_LABELS
     from weerthuis.monitor.figures import compute_regions, period_before
     from weerthuis.monitor.report import period_label, write_report

@@ -33,7 +33,6 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from itertools import compress
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import CompoundSelect, Connection, Engine, Integer, Select, case, func, literal, select, union_all
 from sqlalchemy.ext.compiler import compiles
@@ -43,14 +42,12 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from weerthuis.casedb.models import Case, CaseMilestones, Contingent, Nomination, Offer, Transition
 from weerthuis.casedb.quota import HOLDING
-from weerthuis.casework import add_months
 from weerthuis.domain import milestones
+from weerthuis.domain.calendar import AMSTERDAM, add_months
 from weerthuis.domain.milestones import MILESTONES
 from weerthuis.domain.moves import Event
 from weerthuis.domain.stages import Stage
 from weerthuis.domain.vocabulary import DeclineReason, RefusalReason
-
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 ACTIVE_ORDER = (
     Stage.REGISTERED,

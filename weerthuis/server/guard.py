@@ -2,7 +2,7 @@
 
 - Nobody anonymous: a browser is sent to the login, any other request gets 401 — except the health checks.
 - A form is answered by Resume (`POST /api/flow_runs/{id}/resume`) only, by a person who may decide the step the
-  case waits on (weerthuis.casework's `deciders`: the role, the region, the corporation the case is with, the care
+  case waits on (weerthuis.domain.rules' `deciders`: the role, the region, the corporation the case is with, the care
   provider the client is with). The answer's "Wie beslist?" is overwritten with the logged-in person's code, so the
   history names who really decided; the form the UI shows has that code filled in already.
 - A form's answer stored directly (`POST /api/flow_runs/{id}/input`) comes only from a machine, only as the answer

@@ -1,7 +1,7 @@
 """Need to know: a person reads in the Prefect UI only what their work needs.
 
 Which cases a person may know: coordinators and Wmo consultants those of their region, a corporation's consultant
-the cases with their corporation, a case manager the clients of their care provider (weerthuis.casework keeps
+the cases with their corporation, a case manager the clients of their care provider (weerthuis.domain.rules keeps
 which). Prefect never holds a name, BSN or address (the case database does), but it does hold what a case is
 about — the case summary above each form (with the ZRM scores), the case pages, the logs, the history. So:
 

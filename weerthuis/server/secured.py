@@ -57,8 +57,8 @@ class AuthRoutes:
 def deciding(casework: Any) -> Any:
     """Who may answer the form a case's run waits on: codes of people and of a counterpart's system, or why none."""
     from weerthuis.casedb.uow import UnknownCase
-    from weerthuis.casework import gate_key
     from weerthuis.domain.vocabulary import Role
+    from weerthuis.service.views import gate_key
 
     def decide(run: WaitingRun) -> tuple[list[str], str | None]:
         assert run.reference is not None
@@ -105,7 +105,7 @@ def known_cases(casework: Any) -> Any:
 def secured(app: ASGIApp, settings: Settings) -> ASGIApp:
     from weerthuis import accesslog
     from weerthuis.casedb.engine import make_engine, make_session_factory
-    from weerthuis.casework import Casework
+    from weerthuis.service.casework import Casework
 
     login = settings.login
     check_login_settings(login)
