@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from prefect import flow, get_client, get_run_logger
-from prefect.client.schemas.responses import SetStateStatus
+from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
 from prefect.states import Scheduled
 from prefect.utilities.schema_tools import ValidationError, validate
 
@@ -83,7 +83,7 @@ def answer_as_system(form: WaitingForm, answer: dict[str, Any]) -> ResumeResult:
         if not keys or state is None or state.state_details.pause_key != form.key:
             return ResumeResult(False, "De run wacht niet meer op dit formulier.")
         client.create_flow_run_input(form.flow_run_id, keys["response"], json.dumps(answer), sender="koppeling")
-        result = client.set_flow_run_state(form.flow_run_id, Scheduled(name="Resuming"))
+        result: OrchestrationResult[Any] = client.set_flow_run_state(form.flow_run_id, Scheduled(name="Resuming"))
         if result.status != SetStateStatus.ACCEPT:
             client.delete_flow_run_input(form.flow_run_id, keys["response"])
             return ResumeResult(False, getattr(result.details, "reason", None) or result.status.value)

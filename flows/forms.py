@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from prefect.input import RunInput
-from pydantic import AfterValidator, Field, create_model
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, TypeAdapter, WithJsonSchema, create_model
+from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
 from weerthuis.domain.vocabulary import (
@@ -35,7 +36,23 @@ from weerthuis.domain.vocabulary import (
 )
 from weerthuis.domain.zrm import MAX_SCORE, MIN_SCORE, ZrmDomain
 
-YesNo = Literal["ja", "nee"]
+
+def _ja_nee(value: Any) -> Any:
+    """What the form shows as `ja`/`nee` (a choice the UI renders as a list) is a bool to the code."""
+    if value in ("ja", "nee"):
+        return value == "ja"
+    if isinstance(value, bool):
+        return value
+    raise ValueError("kies ja of nee")
+
+
+# A yes/no question: `ja` or `nee` in the form and in the stored answer, True or False in Python.
+YesNo = Annotated[
+    bool,
+    BeforeValidator(_ja_nee),
+    PlainSerializer(lambda value: "ja" if value else "nee", return_type=str),
+    WithJsonSchema({"type": "string", "enum": ["ja", "nee"]}),
+]
 SCORE_HELP = (
     "1 = acuut probleem, 2 = niet zelfredzaam, 3 = beperkt zelfredzaam, 4 = voldoende, 5 = volledig zelfredzaam"
 )
@@ -69,14 +86,25 @@ def prefilled(form: type[RunInput], description: str, **defaults: Any) -> type[R
     fields: dict[str, Any] = {}
     for name, value in defaults.items():
         info = copy(form.model_fields[name])
+        shown = _as_shown(info, value)
         if info.is_required():
-            info.json_schema_extra = _shown_filled_in(info.json_schema_extra, to_jsonable_python(value))
+            info.json_schema_extra = _shown_filled_in(info.json_schema_extra, shown)
         else:
             info.default = value
         fields[name] = (form.model_fields[name].annotation, info)
-    model = create_model(form.__name__, __base__=form, **fields)  # type: ignore[call-overload]
+    model = create_model(form.__name__, __base__=form, **fields)
     model._description = description
-    return model  # type: ignore[no-any-return]
+    return model
+
+
+def _as_shown(info: FieldInfo, value: Any) -> Any:
+    """A value as the form shows it (a yes/no question's True as `ja`); as given if the field refuses it."""
+    typed = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+    adapter: TypeAdapter[Any] = TypeAdapter(cast(Any, typed))
+    try:
+        return adapter.dump_python(adapter.validate_python(value), mode="json")
+    except ValueError:
+        return to_jsonable_python(value)
 
 
 def _shown_filled_in(extra: Any, value: Any) -> Any:
@@ -121,7 +149,7 @@ def lenient(form: type[RunInput]) -> type[RunInput]:
         opened.metadata = [m for m in info.metadata if not _is_one_of(m)]
         opened.json_schema_extra = None
         fields[name] = (str if info.is_required() else str | None, opened)
-    return create_model(form.__name__, __base__=form, **fields)  # type: ignore[call-overload,no-any-return]
+    return create_model(form.__name__, __base__=form, **fields)
 
 
 def _legend(choices: Mapping[str, str]) -> str:
@@ -161,7 +189,7 @@ def _plain(schema: dict[str, Any]) -> Any:
 
 
 def _values(enum: Any) -> Any:
-    return Literal[tuple(member.value for member in enum)]  # type: ignore[valid-type]
+    return Literal[tuple(member.value for member in enum)]
 
 
 def _optional_values(enum: Any, *, title: str, description: str) -> tuple[Any, Any]:
@@ -187,7 +215,7 @@ def zrm_assessment_form(assessors: Choices) -> type[RunInput]:
         domain.value: (int, Field(ge=MIN_SCORE, le=MAX_SCORE, title=domain.label, description=SCORE_HELP))
         for domain in ZrmDomain
     }
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "ZrmMeting",
         __base__=RunInput,
         assessed_on=(Day, Field(title="Datum van de meting")),
@@ -209,7 +237,7 @@ def zrm_assessment_form(assessors: Choices) -> type[RunInput]:
 
 
 def readiness_decision_form(coordinators: Choices) -> type[RunInput]:
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "BesluitWoonvaardigheid",
         __base__=RunInput,
         verdict=(
@@ -224,7 +252,7 @@ def readiness_decision_form(coordinators: Choices) -> type[RunInput]:
 
 
 def nomination_proposal_form(corporations: Choices, coordinators: Choices) -> type[RunInput]:
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "Voordracht",
         __base__=RunInput,
         corporation=_closed(
@@ -235,7 +263,7 @@ def nomination_proposal_form(corporations: Choices, coordinators: Choices) -> ty
 
 
 def nomination_response_form(consultants: Choices) -> type[RunInput]:
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "ReactieVoordracht",
         __base__=RunInput,
         answer=(_values(NominationAnswer), Field(title="Reactie van de corporatie")),
@@ -247,7 +275,7 @@ def nomination_response_form(consultants: Choices) -> type[RunInput]:
 
 
 def offer_form(neighbourhoods: Choices, consultants: Choices) -> type[RunInput]:
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "Woningaanbod",
         __base__=RunInput,
         dwelling_reference=(
@@ -267,7 +295,7 @@ def offer_form(neighbourhoods: Choices, consultants: Choices) -> type[RunInput]:
 
 
 def offer_response_form(case_managers: Choices) -> type[RunInput]:
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "ReactieAanbod",
         __base__=RunInput,
         answer=(_values(OfferAnswer), Field(title="Reactie van de cliënt")),
@@ -279,7 +307,7 @@ def offer_response_form(case_managers: Choices) -> type[RunInput]:
 
 
 def lease_form(consultants: Choices) -> type[RunInput]:
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "Huurovereenkomst",
         __base__=RunInput,
         contract_form=(_values(ContractForm), Field(title="Contractvorm")),
@@ -296,7 +324,7 @@ def lease_form(consultants: Choices) -> type[RunInput]:
 
 def signing_form(deciders: Choices) -> type[RunInput]:
     """Filled by the e-signature service's answer (api:e-ondertekening), or by the consultant for a paper lease."""
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "Ondertekening",
         __base__=RunInput,
         result=(_values(SigningResult), Field(title="Ondertekening")),
@@ -314,7 +342,7 @@ def signing_form(deciders: Choices) -> type[RunInput]:
 
 
 def support_form(providers: Choices, deciders: Choices) -> type[RunInput]:
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "BegeleidingAanHuis",
         __base__=RunInput,
         wmo_decision=(_values(WmoDecision), Field(title="Wmo-beschikking")),
@@ -326,7 +354,7 @@ def support_form(providers: Choices, deciders: Choices) -> type[RunInput]:
 
 
 def review_form(case_managers: Choices) -> type[RunInput]:
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "Nazorgmoment",
         __base__=RunInput,
         held_on=(Day, Field(title="Datum nazorgmoment")),
@@ -341,7 +369,7 @@ def review_form(case_managers: Choices) -> type[RunInput]:
 
 def escalation_form(coordinators: Choices) -> type[RunInput]:
     """A red card: the coordinator decides, with the corporation and the care provider, what happens now."""
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "Escalatie",
         __base__=RunInput,
         decision=(_values(EscalationDecision), Field(title="Besluit")),
@@ -351,7 +379,7 @@ def escalation_form(coordinators: Choices) -> type[RunInput]:
 
 def omklap_form(coordinators: Choices) -> type[RunInput]:
     """The end of the guided period: the lease in the client's own name, more guidance, or the end."""
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "Omklap",
         __base__=RunInput,
         decision=(_values(OmklapDecision), Field(title="Besluit")),
@@ -364,7 +392,7 @@ def omklap_form(coordinators: Choices) -> type[RunInput]:
 
 def problem_form(coordinators: Choices) -> type[RunInput]:
     """A refused action: the coordinator fixes the cause (data, configuration) and has it tried again."""
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "ProbleemMetKoppeling",
         __base__=RunInput,
         decision=(

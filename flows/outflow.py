@@ -189,10 +189,6 @@ def given_answer(form: type[RunInput], key: str) -> Any | None:
     return None if stored is None else forms.lenient(form).model_validate(stored)
 
 
-def yes(value: str) -> bool:
-    return value == "ja"
-
-
 def await_assessment(application: App, case: CaseView) -> None:
     casework = application.casework
 
@@ -201,9 +197,9 @@ def await_assessment(application: App, case: CaseView) -> None:
             assessed_on=answer.assessed_on,
             assessor=answer.assessor,
             scores={domain: getattr(answer, domain.value) for domain in ZrmDomain},
-            ambulant_support_indication=yes(answer.ambulant_support_indication),
-            can_live_alone_with_support=yes(answer.can_live_alone_with_support),
-            region_tie=yes(answer.region_tie),
+            ambulant_support_indication=answer.ambulant_support_indication,
+            can_live_alone_with_support=answer.can_live_alone_with_support,
+            region_tie=answer.region_tie,
         )
         casework.record_assessment(case.reference, case.attempt, zrm)
 
@@ -305,7 +301,7 @@ def await_lease(application: App, case: CaseView) -> None:
             case.reference,
             case.attempt,
             contract_form=ContractForm(answer.contract_form),
-            temporary=yes(answer.temporary),
+            temporary=answer.temporary,
             decided_by=answer.decided_by,
         )
 
@@ -339,7 +335,7 @@ def await_support(application: App, case: CaseView) -> None:
             wmo_decision=WmoDecision(answer.wmo_decision),
             provider=answer.provider,
             starts_on=answer.starts_on,
-            plan_agreed=yes(answer.plan_agreed),
+            plan_agreed=answer.plan_agreed,
             decided_by=answer.decided_by,
         )
 
@@ -372,9 +368,9 @@ def await_review(application: App, case: CaseView) -> None:
             case.reviews_held + 1,
             held_on=answer.held_on,
             living_situation=answer.living_situation,
-            rent_arrears=yes(answer.rent_arrears),
-            nuisance=yes(answer.nuisance),
-            support_reached=yes(answer.support_reached),
+            rent_arrears=answer.rent_arrears,
+            nuisance=answer.nuisance,
+            support_reached=answer.support_reached,
             outcome=ReviewOutcome(answer.outcome),
             decided_by=answer.decided_by,
             signals=signals,
@@ -386,9 +382,9 @@ def await_review(application: App, case: CaseView) -> None:
         forms.review_form(people(application, case, Step.REVIEW)),
         apply,
         held_on=casework.today(),
-        rent_arrears="ja" if "huurachterstand" in reported else "nee",
-        nuisance="ja" if "overlast" in reported else "nee",
-        support_reached="nee" if "begeleiding" in reported else "ja",
+        rent_arrears="huurachterstand" in reported,
+        nuisance="overlast" in reported,
+        support_reached="begeleiding" not in reported,
         note=note,
     )
 
@@ -440,7 +436,7 @@ def await_problem(application: App, case: CaseView, problem: Problem) -> None:
     key = f"probleem-{problem.id}-{problem.tries}"
     coordinators = {p.code: Role.COORDINATOR.noun for p in region.people_with(Role.COORDINATOR)}
     form = forms.problem_form(coordinators)
-    answer = given_answer(form, key)
+    answer: Any = given_answer(form, key)
     if answer is None:
         get_run_logger().warning("Zaak %s: %s", case.reference, case.problem)
         explanation = (
@@ -495,6 +491,7 @@ def walk(application: App, case_reference: str, done: Callable[[CaseView], bool]
         if finished:
             get_run_logger().info("Zaak %s: %s", case_reference, case.stage.label)
             return case
+        assert case.waiting_for is not None  # not finished: it waits on someone
         GATES[case.waiting_for](application, case)
 
 

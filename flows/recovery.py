@@ -123,11 +123,11 @@ def silent_runs(
     for run in candidates:
         # A Pending run sends no heartbeat yet: its process is starting, which on a machine busy with a burst of
         # runs can take minutes. Only a run left Pending far longer than any start takes is dead.
-        limit = max(silent_for, PENDING_FOR) if run.state is not None and run.state.is_pending() else silent_for
-        if run.state is None or now - run.state.timestamp < limit:
+        quiet = max(silent_for, PENDING_FOR) if run.state is not None and run.state.is_pending() else silent_for
+        if run.state is None or now - run.state.timestamp < quiet:
             continue  # only just started or moved: no need to ask for its events
         last = last_sign_of_life(run)
-        if last is not None and now - last >= limit:
+        if last is not None and now - last >= quiet:
             silent.append(run)
     return silent
 
@@ -175,7 +175,8 @@ def why(run: FlowRun) -> str:
     if state is None:
         return "onbekende toestand"
     message = (state.message or "").strip().splitlines()
-    return f"{state.name}: {message[0][:300]}" if message else state.name
+    name = state.name or state.type.value
+    return f"{name}: {message[0][:300]}" if message else name
 
 
 def recover(casework: Casework, run: FlowRun) -> str | None:

@@ -14,6 +14,7 @@ from prefect import Task, task
 from prefect.tasks import exponential_backoff
 
 from integrations.ports import CounterpartRefused, TransientFailure
+from tasks.retrying import RetryOptions
 from weerthuis.bootstrap import App, app
 
 
@@ -47,12 +48,12 @@ def _deliver(key: str, call: Callable[[App, dict[str, Any], str], str]) -> None:
     casework.action_done(key, receipt)
 
 
-RETRIES = {
-    "retries": 4,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
-    "retry_jitter_factor": 0.5,
-    "retry_condition_fn": retry_only_transient,
-}
+RETRIES = RetryOptions(
+    retries=4,
+    retry_delay_seconds=exponential_backoff(backoff_factor=2),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_only_transient,
+)
 
 
 @task(task_run_name="register_case {key}", **RETRIES)

@@ -19,9 +19,11 @@ ALL = "alle"
 
 def mail_server(block_name: str) -> SmtpServer | None:
     try:
-        return SmtpServer.load(block_name, _sync=True)  # type: ignore[call-arg]
+        block = SmtpServer.load(block_name, _sync=True)  # type: ignore[call-arg]
     except ValueError:  # no block of that name
         return None
+    assert isinstance(block, SmtpServer)  # loaded synchronously
+    return block
 
 
 @task(

@@ -13,10 +13,11 @@ from prefect.client.schemas.sorting import ArtifactSort
 from prefect.settings import get_current_settings
 
 from flows.pages import WORKLIST_KEY, case_page, case_page_key, worklist
+from tasks.retrying import RetryOptions
 from weerthuis.bootstrap import app
 from weerthuis.service.views import CaseView
 
-RETRY = {"retries": 3, "retry_delay_seconds": [1, 5, 15]}
+RETRY = RetryOptions(retries=3, retry_delay_seconds=[1, 5, 15])
 
 
 def latest_artifact(key: str) -> Any | None:

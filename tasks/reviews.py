@@ -18,6 +18,7 @@ from uuid import UUID
 
 from prefect import get_client, get_run_logger, task
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.states import Cancelled, Scheduled
 
@@ -71,6 +72,7 @@ def sync_review_runs(casework: Casework, reference: str) -> dict[int, UUID]:
                     tags=[f"zaak:{reference}", "nazorg", f"regio:{region}", database_tag(database_id)],
                     _sync=True,  # type: ignore[call-arg]
                 )
+                assert isinstance(run, FlowRun)  # made synchronously
             elif run.state is not None and run.state.is_scheduled() and run.state.state_details.scheduled_time != when:
                 client.set_flow_run_state(run.id, Scheduled(scheduled_time=when), force=True)
             planned[number] = run.id

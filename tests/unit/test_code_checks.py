@@ -1,5 +1,5 @@
-"""ruff on the whole tree and mypy on the core (domain, case database, commands, mail, integrations, config, and the
-monitor with its synthetic data)."""
+"""ruff on the whole tree and mypy on the core (domain, case database, commands, mail, integrations, config, the
+monitor with its synthetic data, the flows and their tasks)."""
 
 import subprocess
 import sys
@@ -20,6 +20,8 @@ CORE = [
     "config",
     "notifications",
     "integrations",
+    "flows",
+    "tasks",
 ]
 
 

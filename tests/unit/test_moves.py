@@ -69,20 +69,21 @@ def test_every_event_has_a_dutch_label() -> None:
 
 # The allowed edges between stages, written out by hand from DOMAIN.md's procedure (not read from MOVES): a change
 # to the table of moves that this list does not also make is a change to the procedure, and must be looked at.
-R, RD, N, O, T, S, F = "registered", "readiness", "nomination", "offer", "tenancy", "support", "follow_up"
+REG, RDY, NOM, OFF, TEN, SUP, FU = "registered", "readiness", "nomination", "offer", "tenancy", "support", "follow_up"
 HAND_WRITTEN_EDGES = {
-    (R, RD), (RD, N), (RD, RD), (N, O), (N, N), (O, T), (O, O), (O, "withdrawn"), (T, S), (T, T), (S, F),
-    (F, "closed"), (F, "evicted"), (F, "moved"),
-    *((stage, "relapsed") for stage in (N, O, T, S, F)),
-    *((stage, "withdrawn") for stage in (R, RD, N, O, T, S, F)),
+    (REG, RDY), (RDY, NOM), (RDY, RDY), (NOM, OFF), (NOM, NOM), (OFF, TEN), (OFF, OFF), (OFF, "withdrawn"),
+    (TEN, SUP), (TEN, TEN), (SUP, FU),
+    (FU, "closed"), (FU, "evicted"), (FU, "moved"),
+    *((stage, "relapsed") for stage in (NOM, OFF, TEN, SUP, FU)),
+    *((stage, "withdrawn") for stage in (REG, RDY, NOM, OFF, TEN, SUP, FU)),
 }  # fmt: skip
 # Steps recorded within a stage (the case stays where it is), by hand as well.
 HAND_WRITTEN_WITHIN = {
-    RD: {"record_assessment"},
-    N: {"propose_nomination"},
-    O: {"make_offer"},
-    T: {"draw_up_lease"},
-    F: {"hold_review", "raise_warning", "open_escalation", "decide_escalation", "transfer_lease", "extend_guidance"},
+    RDY: {"record_assessment"},
+    NOM: {"propose_nomination"},
+    OFF: {"make_offer"},
+    TEN: {"draw_up_lease"},
+    FU: {"hold_review", "raise_warning", "open_escalation", "decide_escalation", "transfer_lease", "extend_guidance"},
 }
 
 
