@@ -26,7 +26,7 @@ from weerthuis.domain import milestones
 from weerthuis.domain.calendar import AMSTERDAM
 from weerthuis.domain.moves import MOVES, Event, Move, enters_stage, transition
 from weerthuis.domain.procedure import CORPORATION_STEPS, PROCEDURE, Step
-from weerthuis.domain.rules import CaseParties, Connected, counterpart_decider
+from weerthuis.domain.rules import CaseParties, Connected, counterpart_decider, decider_organisation
 from weerthuis.domain.stages import Stage
 from weerthuis.service.effects import (
     EVENT_ACTIONS,
@@ -187,8 +187,10 @@ class CaseworkBase:
                 )
             )
 
-    def _open(self, uow: UnitOfWork, reference: str, stage: Stage, attempt: int, step: Step) -> Case | None:
-        """The locked case if it still waits on this step; None if the answer was already taken (a replay)."""
+    def _open(self, uow: UnitOfWork, reference: str, attempt: int, step: Step) -> Case | None:
+        """The locked case if it still waits on this step (in the step's stage, as the procedure table says, and
+        this attempt there); None if the answer was already taken (a replay)."""
+        stage = PROCEDURE[step].stage
         case = uow.case(reference, lock=True)
         if (case.stage, case.stage_attempt) == (stage.value, attempt) and case.waiting_for == step.value:
             return case
@@ -204,21 +206,30 @@ class CaseworkBase:
             )
         return None
 
+    def _answering(self, uow: UnitOfWork, reference: str, attempt: int, step: Step, decided_by: str) -> Case | None:
+        """The locked case for an answer to `step` by `decided_by`, who must be allowed to take it; None if the
+        answer was already taken (a replay)."""
+        case = self._open(uow, reference, attempt, step)
+        if case is not None:
+            self._check_decider(uow.session, case, step, decided_by)
+        return case
+
     def _check_decider(self, session: Session, case: Case, step: Step, code: str) -> None:
-        """The person must have the step's role in the case's region, and work for the case's corporation
-        where the step is the corporation's."""
+        """The person must have the step's role in the case's region and work for the organisation the rule of
+        who decides names (weerthuis.domain.rules: the case's corporation, the client's care provider), or be the
+        counterpart's system that answers the step."""
         region = self.regions[case.region]
-        corporation = corporation_of(session, case) if step in CORPORATION_STEPS else None
-        if code == counterpart_decider(step, CaseParties(corporation, case.care_provider), connected(region)):
+        parties = CaseParties(corporation_of(session, case) if step in CORPORATION_STEPS else None, case.care_provider)
+        if code == counterpart_decider(step, parties, connected(region)):
             return
         person = region.person(code)
         roles = PROCEDURE[step].roles
         if person is None or person.role not in roles:
             raise UnknownDecider(f"'{code}' is geen {' of '.join(r.label for r in roles)} in regio {region.name}.")
-        if step in CORPORATION_STEPS:
-            corporation = corporation_of(session, case)
-            if person.organisation != corporation:
-                raise UnknownDecider(f"'{code}' werkt niet bij {region.corporation(corporation).name}.")
+        organisation = decider_organisation(step, person.role, parties)
+        if organisation is not None and person.organisation != organisation:
+            names = {c.code: c.name for c in region.corporations} | {p.code: p.name for p in region.care_providers}
+            raise UnknownDecider(f"'{code}' werkt niet bij {names.get(organisation, organisation)}.")
 
     def _end(self, uow: UnitOfWork, case: Case, move: Move, *, decided_by: str, reason: str) -> None:
         case.next_review_on = None

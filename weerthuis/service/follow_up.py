@@ -18,7 +18,6 @@ from weerthuis.domain.calendar import add_months
 from weerthuis.domain.moves import Move
 from weerthuis.domain.procedure import Step
 from weerthuis.domain.rules import END_OF_ESCALATION, END_OF_OMKLAP
-from weerthuis.domain.stages import Stage
 from weerthuis.domain.vocabulary import (
     CaseOutcome,
     ContractForm,
@@ -51,7 +50,7 @@ class FollowUpCommands(CaseworkBase):
         (weerthuis.domain.follow_up); with the review they earn a card: yellow warns and brings the next review
         closer, red waits on the coordinator. After the last review of the guided period comes the omklap."""
         with self._uow() as uow:
-            case = self._open(uow, reference, Stage.FOLLOW_UP, attempt, Step.REVIEW)
+            case = self._open(uow, reference, attempt, Step.REVIEW)
             if case is None:
                 return
             done = uow.session.execute(select(Review.id).filter_by(case_id=case.id, number=number)).scalar_one_or_none()
@@ -115,10 +114,9 @@ class FollowUpCommands(CaseworkBase):
     def decide_escalation(self, reference: str, attempt: int, decision: EscalationDecision, decided_by: str) -> None:
         """The coordinator's decision on a red card: extra effort and follow-up goes on, or the case ends."""
         with self._uow() as uow:
-            case = self._open(uow, reference, Stage.FOLLOW_UP, attempt, Step.ESCALATION)
+            case = self._answering(uow, reference, attempt, Step.ESCALATION, decided_by)
             if case is None:
                 return
-            self._check_decider(uow.session, case, Step.ESCALATION, decided_by)
             why = decision.value
             if decision is EscalationDecision.CONTINUE:
                 region = self.regions[case.region]
@@ -148,10 +146,9 @@ class FollowUpCommands(CaseworkBase):
         """The end of the guided period: flip the lease to the client's own name (housed), extend the guidance by
         the region's months (another review), or end the case with its outcome."""
         with self._uow() as uow:
-            case = self._open(uow, reference, Stage.FOLLOW_UP, attempt, Step.OMKLAP)
+            case = self._answering(uow, reference, attempt, Step.OMKLAP, decided_by)
             if case is None:
                 return
-            self._check_decider(uow.session, case, Step.OMKLAP, decided_by)
             region = self.regions[case.region]
             if decision is OmklapDecision.TRANSFER:
                 self._apply(uow, case, Move.TRANSFER_LEASE, decided_by=decided_by, reason=decision.value)

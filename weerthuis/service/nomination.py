@@ -8,7 +8,6 @@ from weerthuis.casedb.models import (
 )
 from weerthuis.domain.moves import Move
 from weerthuis.domain.procedure import Step
-from weerthuis.domain.stages import Stage
 from weerthuis.domain.vocabulary import (
     DeclineReason,
     NominationAnswer,
@@ -24,10 +23,9 @@ class NominationCommands(CaseworkBase):
     def propose_nomination(self, reference: str, attempt: int, corporation: str, decided_by: str) -> None:
         """Nominate the case to a corporation, claiming a place in its contingent or refusing clearly."""
         with self._uow() as uow:
-            case = self._open(uow, reference, Stage.NOMINATION, attempt, Step.NOMINATION_PROPOSAL)
+            case = self._answering(uow, reference, attempt, Step.NOMINATION_PROPOSAL, decided_by)
             if case is None:
                 return
-            self._check_decider(uow.session, case, Step.NOMINATION_PROPOSAL, decided_by)
             region = self.regions[case.region]
             if corporation not in {c.code for c in region.corporations}:
                 raise InvalidAnswer(f"Corporatie '{corporation}' werkt niet in regio {region.name}.")
@@ -65,11 +63,10 @@ class NominationCommands(CaseworkBase):
         reason: DeclineReason | None = None,
     ) -> None:
         with self._uow() as uow:
-            case = self._open(uow, reference, Stage.NOMINATION, attempt, Step.NOMINATION_RESPONSE)
+            case = self._answering(uow, reference, attempt, Step.NOMINATION_RESPONSE, decided_by)
             if case is None:
                 return
             nomination = current_row(uow.session, Nomination, case)
-            self._check_decider(uow.session, case, Step.NOMINATION_RESPONSE, decided_by)
             nomination.answered_by, nomination.answered_at = decided_by, self.now()
             if answer is NominationAnswer.ACCEPTED:
                 nomination.status = "accepted"

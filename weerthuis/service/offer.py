@@ -11,7 +11,6 @@ from weerthuis.casedb.models import (
 )
 from weerthuis.domain.moves import Move, after_refusal
 from weerthuis.domain.procedure import Step
-from weerthuis.domain.stages import Stage
 from weerthuis.domain.vocabulary import (
     OfferAnswer,
     RefusalReason,
@@ -37,11 +36,10 @@ class OfferCommands(CaseworkBase):
     ) -> None:
         """A consultant offers a dwelling; the neighbourhood's yearly cap is claimed in the same transaction."""
         with self._uow() as uow:
-            case = self._open(uow, reference, Stage.OFFER, attempt, Step.OFFER)
+            case = self._answering(uow, reference, attempt, Step.OFFER, decided_by)
             if case is None:
                 return
             corporation = corporation_of(uow.session, case)
-            self._check_decider(uow.session, case, Step.OFFER, decided_by)
             region = self.regions[case.region]
             if neighbourhood not in {n.code for n in region.neighbourhoods}:
                 raise InvalidAnswer(f"Wijk '{neighbourhood}' hoort niet bij regio {region.name}.")
@@ -84,10 +82,9 @@ class OfferCommands(CaseworkBase):
         reason: RefusalReason | None = None,
     ) -> None:
         with self._uow() as uow:
-            case = self._open(uow, reference, Stage.OFFER, attempt, Step.OFFER_RESPONSE)
+            case = self._answering(uow, reference, attempt, Step.OFFER_RESPONSE, decided_by)
             if case is None:
                 return
-            self._check_decider(uow.session, case, Step.OFFER_RESPONSE, decided_by)
             offer = current_row(uow.session, Offer, case)
             offer.answered_by, offer.answered_at = decided_by, self.now()
             if answer is OfferAnswer.ACCEPTED:

@@ -30,10 +30,9 @@ class ReadinessCommands(CaseworkBase):
 
     def record_assessment(self, reference: str, attempt: int, zrm: ZrmAssessment) -> None:
         with self._uow() as uow:
-            case = self._open(uow, reference, Stage.READINESS, attempt, Step.ASSESSMENT)
+            case = self._answering(uow, reference, attempt, Step.ASSESSMENT, zrm.assessor)
             if case is None:
                 return
-            self._check_decider(uow.session, case, Step.ASSESSMENT, zrm.assessor)
             if zrm.assessed_on > self.today():
                 raise InvalidAnswer("De datum van de ZRM-meting ligt in de toekomst.")
             uow.session.add(
@@ -60,10 +59,9 @@ class ReadinessCommands(CaseworkBase):
 
     def decide_readiness(self, reference: str, attempt: int, verdict: ReadinessVerdict, decided_by: str) -> None:
         with self._uow() as uow:
-            case = self._open(uow, reference, Stage.READINESS, attempt, Step.READINESS_DECISION)
+            case = self._answering(uow, reference, attempt, Step.READINESS_DECISION, decided_by)
             if case is None:
                 return
-            self._check_decider(uow.session, case, Step.READINESS_DECISION, decided_by)
             if verdict is ReadinessVerdict.READY:
                 self._apply(
                     uow,

@@ -10,7 +10,6 @@ from weerthuis.casedb.models import (
 from weerthuis.domain.calendar import add_months
 from weerthuis.domain.moves import Move
 from weerthuis.domain.procedure import Step
-from weerthuis.domain.stages import Stage
 from weerthuis.domain.vocabulary import (
     WmoDecision,
 )
@@ -31,10 +30,9 @@ class SupportCommands(CaseworkBase):
         decided_by: str,
     ) -> None:
         with self._uow() as uow:
-            case = self._open(uow, reference, Stage.SUPPORT, attempt, Step.SUPPORT)
+            case = self._answering(uow, reference, attempt, Step.SUPPORT, decided_by)
             if case is None:
                 return
-            self._check_decider(uow.session, case, Step.SUPPORT, decided_by)
             region = self.regions[case.region]
             if provider not in {p.code for p in region.care_providers}:
                 raise InvalidAnswer(f"Zorgaanbieder '{provider}' werkt niet in regio {region.name}.")

@@ -12,7 +12,6 @@ from weerthuis.casedb.models import (
 from weerthuis.domain.calendar import add_months
 from weerthuis.domain.moves import Move
 from weerthuis.domain.procedure import Step
-from weerthuis.domain.stages import Stage
 from weerthuis.domain.vocabulary import (
     ContractForm,
     InstitutionType,
@@ -34,11 +33,10 @@ class TenancyCommands(CaseworkBase):
     ) -> None:
         """The corporation drew up the lease; it goes out for signing (by the e-signature service, or on paper)."""
         with self._uow() as uow:
-            case = self._open(uow, reference, Stage.TENANCY, attempt, Step.LEASE)
+            case = self._answering(uow, reference, attempt, Step.LEASE, decided_by)
             if case is None:
                 return
             corporation = corporation_of(uow.session, case)
-            self._check_decider(uow.session, case, Step.LEASE, decided_by)
             if temporary and case.institution_type != InstitutionType.SOCIAL_SHELTER.value:
                 raise InvalidAnswer(
                     "Een tijdelijk huurcontract mag alleen voor wie uit de maatschappelijke opvang komt."
@@ -72,10 +70,9 @@ class TenancyCommands(CaseworkBase):
         """The lease was signed by everyone (the case goes on to support at home), or it was not: declined or
         expired, and the lease is drawn up again."""
         with self._uow() as uow:
-            case = self._open(uow, reference, Stage.TENANCY, attempt, Step.SIGNING)
+            case = self._answering(uow, reference, attempt, Step.SIGNING, decided_by)
             if case is None:
                 return
-            self._check_decider(uow.session, case, Step.SIGNING, decided_by)
             lease = uow.session.execute(select(Lease).filter_by(case_id=case.id)).scalar_one()
             if result is SigningResult.SIGNED:
                 if signed_on is None:
